@@ -49,6 +49,9 @@ const config: HardhatUserConfig = {
   typechain: {
     outDir: "typechain-types",
     target: "ethers-v6",
+    // solidity-coverage compiles instrumented bytecode; keep it out of the
+    // bindings that `npm start` deploys from.
+    dontOverrideCompile: process.argv.includes("coverage"),
   },
   mocha: {
     timeout: 120_000,
