@@ -151,3 +151,9 @@ export interface RateLimiter {
    */
   adjustTokens(keyId: string, limits: RateLimits, deltaTokens: number): Promise<void>;
 }
+
+/** Whether this instance can serve traffic: `GET /readyz`, what a load balancer polls. */
+export interface ReadinessCheck {
+  /** Resolves when the gateway's dependencies answer (the database); rejects with the reason otherwise. */
+  check(): Promise<void>;
+}

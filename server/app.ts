@@ -1,0 +1,187 @@
+import type http from "node:http";
+import Koa from "koa";
+import pino, { type Logger } from "pino";
+import { type GatewayConfig, loadConfig } from "./config";
+import { ApiKeyAuthenticator } from "./domain/auth/apiKeyAuthenticator";
+import { CachedModelCatalog, CachedUpstreamDirectory } from "./domain/caching/cachedCatalog";
+import type { ChatCompletionDeps } from "./domain/chat/chatCompletionDeps";
+import type { ApiKeyStore, Ledger, ModelCatalog, RateLimiter, ReadinessCheck, UpstreamDirectory } from "./domain/ports";
+import { errorHandler } from "./http/errors/errorHandler";
+import { closeGracefully, listen } from "./http/httpServer";
+import { requestContext } from "./http/middleware/requestContext";
+import { GatewayMetrics } from "./http/observability/gatewayMetrics";
+import { gatewayRouter, unknownRoute } from "./http/routes/gatewayRouter";
+import { HealthChecker } from "./providers/health/healthChecker";
+import { UpstreamPools } from "./providers/openai-compatible/upstreamPools";
+import { ProviderRouter } from "./providers/routing/providerRouter";
+import { UpstreamStates } from "./providers/routing/upstreamStates";
+
+/** The ports the gateway runs on: Postgres (server/persistence), the rate limiter, or test doubles. */
+export interface GatewayPorts {
+  apiKeys: ApiKeyStore;
+  models: ModelCatalog;
+  upstreams: UpstreamDirectory;
+  ledger: Ledger;
+  rateLimiter: RateLimiter;
+  readiness: ReadinessCheck;
+}
+
+export interface GatewayDeps extends GatewayPorts {
+  config: GatewayConfig;
+  logger?: Logger;
+  /** Milliseconds since the epoch; tests may pass a fake clock. */
+  now?: () => number;
+}
+
+export interface GatewayApp {
+  readonly koa: Koa;
+  readonly logger: Logger;
+  readonly metrics: GatewayMetrics;
+  readonly upstreamStates: UpstreamStates;
+  readonly healthChecker: HealthChecker;
+  /** Starts the periodic upstream health checks. */
+  startBackgroundTasks(): void;
+  /** From now on `/readyz` answers 503, so load balancers stop sending traffic. */
+  drain(): void;
+  /** Stops background work and closes upstream connections. */
+  close(): Promise<void>;
+}
+
+export function createLogger(config: Pick<GatewayConfig, "logLevel">): Logger {
+  return pino({ level: config.logLevel, base: { service: "shareai-gateway" } });
+}
+
+/** Builds the gateway from its ports. Everything derived (caches, pools, routing state) is built once here, not per request. */
+export function createApp(deps: GatewayDeps): GatewayApp {
+  const { config } = deps;
+  const now = deps.now ?? Date.now;
+  const logger = deps.logger ?? createLogger(config);
+  const metrics = new GatewayMetrics();
+  const models = new CachedModelCatalog(deps.models, config.catalogCacheTtlMs, now);
+  const upstreams = new CachedUpstreamDirectory(deps.upstreams, config.catalogCacheTtlMs, now);
+  const pools = new UpstreamPools(config.upstreamTimeouts);
+  const upstreamStates = new UpstreamStates({
+    failureThreshold: config.circuitBreaker.failures,
+    cooldownMs: config.circuitBreaker.cooldownMs,
+    now,
+  });
+  const router = new ProviderRouter({
+    directory: upstreams,
+    states: upstreamStates,
+    pools,
+    timeouts: config.upstreamTimeouts,
+    now,
+    listener: metrics,
+  });
+  const healthChecker = new HealthChecker({
+    models,
+    directory: upstreams,
+    states: upstreamStates,
+    pools,
+    intervalMs: config.healthCheck.intervalMs,
+    timeoutMs: config.healthCheck.timeoutMs,
+    logger,
+  });
+  const chat: ChatCompletionDeps = {
+    models,
+    upstreams,
+    ledger: deps.ledger,
+    rateLimiter: deps.rateLimiter,
+    router,
+    holdTtlMs: config.holdTtlMs,
+    observer: metrics,
+    logger,
+    now,
+  };
+  let draining = false;
+
+  const koa = new Koa();
+  // Errors are answered and logged by errorHandler; Koa's own stderr printing would duplicate them.
+  koa.silent = true;
+  const routes = gatewayRouter({
+    chat,
+    catalog: models,
+    authenticator: new ApiKeyAuthenticator(deps.apiKeys, { ttlMs: config.apiKeyCacheTtlMs, now }),
+    readiness: deps.readiness,
+    metrics,
+    maxBodyBytes: config.maxBodyBytes,
+    isDraining: () => draining,
+  });
+  koa.use(requestContext(logger, metrics));
+  koa.use(errorHandler(logger, config.maxBodyBytes));
+  koa.use(routes.routes());
+  koa.use(unknownRoute);
+
+  return {
+    koa,
+    logger,
+    metrics,
+    upstreamStates,
+    healthChecker,
+    startBackgroundTasks: () => healthChecker.start(),
+    drain: () => {
+      draining = true;
+    },
+    close: async () => {
+      await healthChecker.stop();
+      await pools.close();
+    },
+  };
+}
+
+export interface StartOptions {
+  ports: GatewayPorts;
+  /** Validated configuration; read from `env` (default: process.env) when absent. */
+  config?: GatewayConfig;
+  env?: NodeJS.ProcessEnv;
+  logger?: Logger;
+  now?: () => number;
+}
+
+export interface RunningGateway {
+  app: GatewayApp;
+  server: http.Server;
+  /** The base URL of the OpenAI API: `…/v1`. */
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+const running = new Set<RunningGateway>();
+
+/** Validates the configuration, then listens (port 0 picks a free one) and starts the health checks. */
+export async function start(options: StartOptions): Promise<RunningGateway> {
+  const config = options.config ?? loadConfig(options.env ?? process.env);
+  const app = createApp({ ...options.ports, config, logger: options.logger, now: options.now });
+  const { server, port } = await listen(app.koa.callback(), config.port, config.host);
+  app.startBackgroundTasks();
+  const base = config.publicBaseUrl ?? `http://${displayHost(config.host)}:${port}`;
+  const gateway: RunningGateway = {
+    app,
+    server,
+    port,
+    url: `${base.replace(/\/+$/, "")}/v1`,
+    stop: async () => {
+      if (!running.delete(gateway)) return;
+      // Readiness fails first, so load balancers stop sending traffic while requests in flight finish.
+      app.drain();
+      await closeGracefully(server, config.shutdownGraceMs);
+      await app.close();
+      app.logger.info("gateway stopped");
+    },
+  };
+  running.add(gateway);
+  app.logger.info({ url: gateway.url }, "gateway listening");
+  return gateway;
+}
+
+/** A host a browser on this machine can use: the wildcard addresses are not addresses to connect to. */
+function displayHost(host: string): string {
+  if (host === "0.0.0.0" || host === "::") return "127.0.0.1";
+  return host.includes(":") ? `[${host}]` : host;
+}
+
+/** Stops one gateway, or every gateway this process started. */
+export async function stop(gateway?: RunningGateway): Promise<void> {
+  await Promise.all((gateway ? [gateway] : [...running]).map((g) => g.stop()));
+}

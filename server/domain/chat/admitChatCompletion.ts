@@ -1,0 +1,95 @@
+import { GatewayError } from "../errors/gatewayError";
+import {
+  holdRefused,
+  modelNotAllowed,
+  modelNotFound,
+  noProviderAvailable,
+  providerUpstreamNotConfigured,
+  rateLimited,
+  rateLimiterUnavailable,
+} from "../errors/gatewayErrors";
+import type { RateLimitHeaders, RateLimits, UpstreamTarget } from "../ports";
+import { countPromptTokens } from "../tokens/countPromptTokens";
+import type { ApiKey, Model } from "../types";
+import type { ChatCompletionDeps } from "./chatCompletionDeps";
+import type { ChatCompletionRequest } from "./chatCompletionRequest";
+import { HeldRequest } from "./heldRequest";
+import { chargedTokens, correctTokenCharge, rateLimitsOf } from "./rateLimitCorrection";
+import { type TokenBudget, holdAmountMicros, tokenBudget } from "./tokenBudget";
+
+/** A request that passed every check and holds its worst case on the balance: ready to go upstream. */
+export interface AdmittedChatCompletion {
+  requestId: string;
+  key: ApiKey;
+  model: Model;
+  request: ChatCompletionRequest;
+  budget: TokenBudget;
+  candidates: UpstreamTarget[];
+  /** `x-ratelimit-*` for the response; empty when the key has no limits. */
+  rateLimitHeaders: RateLimitHeaders;
+  held: HeldRequest;
+  startedAtMs: number;
+}
+
+/**
+ * Decides whether a validated request may go upstream, in DESIGN.md's order:
+ * model (404), the key's permissions (403), rate (429), providers (503),
+ * balance (402). The hold is the last step, so a refused request never holds
+ * anything; a request refused after the rate limiter charged it gets its
+ * tokens back.
+ */
+export async function admitChatCompletion(
+  deps: ChatCompletionDeps,
+  requestId: string,
+  key: ApiKey,
+  request: ChatCompletionRequest
+): Promise<AdmittedChatCompletion> {
+  const startedAtMs = deps.now();
+  const model = await deps.models.get(request.model);
+  if (!model) throw modelNotFound(request.model);
+  if (key.allowedModels !== null && !key.allowedModels.includes(model.id)) throw modelNotAllowed(model.id);
+
+  const budget = tokenBudget(request, model, countPromptTokens(request));
+  const limits = rateLimitsOf(key);
+  const rateLimitHeaders = limits ? await checkRateLimits(deps, key, limits, chargedTokens(budget)) : {};
+
+  try {
+    const candidates = await deps.router.candidatesFor(model.id);
+    if (candidates.length === 0) {
+      throw (await deps.upstreams.hasAnyUpstream()) ? noProviderAvailable(model.id) : providerUpstreamNotConfigured();
+    }
+    const reservation = await deps.ledger.reserve({
+      requestId,
+      account: key.account,
+      keyId: key.id,
+      modelId: model.id,
+      amountMicros: holdAmountMicros(budget, model),
+      ttlMs: deps.holdTtlMs,
+    });
+    if (!reservation.ok) throw holdRefused(reservation.refusal);
+    const held = new HeldRequest(reservation.hold, deps.ledger, deps.observer, deps.logger);
+    return { requestId, key, model, request, budget, candidates, rateLimitHeaders, held, startedAtMs };
+  } catch (error) {
+    correctTokenCharge(deps, key, budget, 0);
+    if (error instanceof GatewayError) error.withHeaders(rateLimitHeaders);
+    throw error;
+  }
+}
+
+async function checkRateLimits(
+  deps: ChatCompletionDeps,
+  key: ApiKey,
+  limits: RateLimits,
+  tokens: number
+): Promise<RateLimitHeaders> {
+  let decision;
+  try {
+    decision = await deps.rateLimiter.check(key.id, limits, { requests: 1, tokens });
+  } catch (error) {
+    // The limiter throws only when its store is down and it is configured to fail closed.
+    deps.logger.warn({ err: error, keyId: key.id }, "rate limiter unavailable");
+    throw rateLimiterUnavailable();
+  }
+  if (!decision.allowed) throw rateLimited(decision);
+  return decision.headers;
+}
