@@ -8,6 +8,7 @@ import type { ChatCompletionDeps } from "./domain/chat/chatCompletionDeps";
 import type { ApiKeyStore, Ledger, ModelCatalog, RateLimiter, ReadinessCheck, UpstreamDirectory } from "./domain/ports";
 import { errorHandler } from "./http/errors/errorHandler";
 import { closeGracefully, listen } from "./http/httpServer";
+import { InFlightRequests } from "./http/middleware/inFlightRequests";
 import { requestContext } from "./http/middleware/requestContext";
 import { GatewayMetrics } from "./http/observability/gatewayMetrics";
 import { gatewayRouter, unknownRoute } from "./http/routes/gatewayRouter";
@@ -15,6 +16,7 @@ import { HealthChecker } from "./providers/health/healthChecker";
 import { UpstreamPools } from "./providers/openai-compatible/upstreamPools";
 import { ProviderRouter } from "./providers/routing/providerRouter";
 import { UpstreamStates } from "./providers/routing/upstreamStates";
+import { createWebApi, type WebDeps } from "./web/webApi";
 
 /** The ports the gateway runs on: Postgres (server/persistence), the rate limiter, or test doubles. */
 export interface GatewayPorts {
@@ -31,6 +33,8 @@ export interface GatewayDeps extends GatewayPorts {
   logger?: Logger;
   /** Milliseconds since the epoch; tests may pass a fake clock. */
   now?: () => number;
+  /** With it, the web app's JSON API (sign-in, keys, account, usage) is served under /api. */
+  web?: WebDeps;
 }
 
 export interface GatewayApp {
@@ -43,6 +47,8 @@ export interface GatewayApp {
   startBackgroundTasks(): void;
   /** From now on `/readyz` answers 503, so load balancers stop sending traffic. */
   drain(): void;
+  /** Resolves when the requests in flight have finished (usage committed), or after `timeoutMs`. */
+  requestsSettled(timeoutMs: number): Promise<void>;
   /** Stops background work and closes upstream connections. */
   close(): Promise<void>;
 }
@@ -93,7 +99,9 @@ export function createApp(deps: GatewayDeps): GatewayApp {
     logger,
     now,
   };
+  const authenticator = new ApiKeyAuthenticator(deps.apiKeys, { ttlMs: config.apiKeyCacheTtlMs, now });
   let draining = false;
+  const inFlight = new InFlightRequests();
 
   const koa = new Koa();
   // Errors are answered and logged by errorHandler; Koa's own stderr printing would duplicate them.
@@ -101,14 +109,18 @@ export function createApp(deps: GatewayDeps): GatewayApp {
   const routes = gatewayRouter({
     chat,
     catalog: models,
-    authenticator: new ApiKeyAuthenticator(deps.apiKeys, { ttlMs: config.apiKeyCacheTtlMs, now }),
+    authenticator,
     readiness: deps.readiness,
     metrics,
     maxBodyBytes: config.maxBodyBytes,
     isDraining: () => draining,
   });
+  koa.use(inFlight.middleware);
   koa.use(requestContext(logger, metrics));
   koa.use(errorHandler(logger, config.maxBodyBytes));
+  if (deps.web) {
+    koa.use(createWebApi({ web: deps.web, gatewayConfig: config, catalog: models, authenticator, now }).routes());
+  }
   koa.use(routes.routes());
   koa.use(unknownRoute);
 
@@ -122,6 +134,7 @@ export function createApp(deps: GatewayDeps): GatewayApp {
     drain: () => {
       draining = true;
     },
+    requestsSettled: (timeoutMs) => inFlight.settled(timeoutMs),
     close: async () => {
       await healthChecker.stop();
       await pools.close();
@@ -136,6 +149,8 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv;
   logger?: Logger;
   now?: () => number;
+  /** Serves the web app's JSON API under /api (see `GatewayDeps.web`). */
+  web?: WebDeps;
 }
 
 export interface RunningGateway {
@@ -149,10 +164,13 @@ export interface RunningGateway {
 
 const running = new Set<RunningGateway>();
 
+/** How long a stop waits, after the grace period, for cut requests to commit their usage. */
+const SETTLE_AFTER_CLOSE_MS = 5_000;
+
 /** Validates the configuration, then listens (port 0 picks a free one) and starts the health checks. */
 export async function start(options: StartOptions): Promise<RunningGateway> {
   const config = options.config ?? loadConfig(options.env ?? process.env);
-  const app = createApp({ ...options.ports, config, logger: options.logger, now: options.now });
+  const app = createApp({ ...options.ports, config, logger: options.logger, now: options.now, web: options.web });
   const { server, port } = await listen(app.koa.callback(), config.port, config.host);
   app.startBackgroundTasks();
   const base = config.publicBaseUrl ?? `http://${displayHost(config.host)}:${port}`;
@@ -166,6 +184,9 @@ export async function start(options: StartOptions): Promise<RunningGateway> {
       // Readiness fails first, so load balancers stop sending traffic while requests in flight finish.
       app.drain();
       await closeGracefully(server, config.shutdownGraceMs);
+      // Connections cut at the end of the grace period still have handlers metering what was
+      // delivered; their usage must be committed before the upstream pools close under them.
+      await app.requestsSettled(SETTLE_AFTER_CLOSE_MS);
       await app.close();
       app.logger.info("gateway stopped");
     },

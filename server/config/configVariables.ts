@@ -175,6 +175,24 @@ export const CONFIG_VARIABLES = {
       "32-byte key (64 hex digits or base64) that encrypts upstream API keys at rest (AES-256-GCM). Required to store an upstream key.",
     schema: encryptionKey,
   },
+  CHAIN_ID: {
+    description:
+      "EIP-155 id of the chain the escrow lives on. Sign-in messages (EIP-4361) must name it; 31337 is a local Hardhat chain.",
+    defaultText: "31337",
+    schema: integer(1, Number.MAX_SAFE_INTEGER, 31_337),
+  },
+  SESSION_TTL_MS: {
+    description:
+      "How long a web session lasts after signing in with a wallet; the user signs in again after it. Signing out ends it at once.",
+    defaultText: "604800000",
+    schema: integer(60_000, 90 * DAY_MS, 7 * DAY_MS),
+  },
+  SIWE_NONCE_TTL_MS: {
+    description:
+      "How long a sign-in nonce (GET /api/auth/nonce) may wait for its signed message; each nonce signs in once.",
+    defaultText: "600000",
+    schema: integer(10_000, DAY_MS, 600_000),
+  },
 } satisfies Record<string, ConfigVariable>;
 
 export type ConfigVariableName = keyof typeof CONFIG_VARIABLES;

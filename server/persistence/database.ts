@@ -4,6 +4,7 @@ import { AccountRepository } from "./accounts/accountRepository";
 import { ApiKeyRepository } from "./apiKeys/apiKeyRepository";
 import { KeyUsageBatcher } from "./apiKeys/keyUsageBatcher";
 import { PostgresApiKeyStore } from "./apiKeys/postgresApiKeyStore";
+import { ChainRepository } from "./chain/chainRepository";
 import { openDataSource } from "./dataSource";
 import { startEmbeddedPostgres, type EmbeddedPostgresServer } from "./embeddedPostgres";
 import { PostgresLedger } from "./ledger/postgresLedger";
@@ -13,6 +14,8 @@ import { pgPoolOf } from "./pgPool";
 import { PostgresUpstreamDirectory } from "./providers/postgresUpstreamDirectory";
 import { ProviderRepository } from "./providers/providerRepository";
 import { createDatabaseIfMissing, urlWithDatabase } from "./serverAdmin";
+import { SettlementTxRepository } from "./vouchers/settlementTxRepository";
+import { VoucherRepository } from "./vouchers/voucherRepository";
 
 export const DEFAULT_EMBEDDED_DATA_DIR = ".data/postgres";
 const EMBEDDED_DATABASE_NAME = "shareai";
@@ -47,6 +50,12 @@ export interface Database {
   apiKeys: ApiKeyRepository;
   models: ModelRepository;
   providers: ProviderRepository;
+  /** What the chain watcher applied: escrow balances, settlements, earnings (docs/chain-watcher.md). */
+  chain: ChainRepository;
+  /** Settlement vouchers and their links to usage records (docs/settlement-worker.md). */
+  vouchers: VoucherRepository;
+  /** The settlement worker's `settle` transactions and what they paid. */
+  settlementTransactions: SettlementTxRepository;
   dataSource: DataSource;
   /** For `/readyz`: resolves after a round trip to the database, rejects with why it failed. */
   readiness: ReadinessCheck;
@@ -100,6 +109,9 @@ function assemble(
     apiKeys: new ApiKeyRepository(dataSource, clock),
     models: new ModelRepository(dataSource),
     providers: new ProviderRepository(dataSource, { encryptionKey }),
+    chain: new ChainRepository(pool),
+    vouchers: new VoucherRepository(pool),
+    settlementTransactions: new SettlementTxRepository(pool),
     dataSource,
     readiness: {
       async check() {

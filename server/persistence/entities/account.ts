@@ -22,6 +22,8 @@ export interface AccountBalanceRow {
   onchainThawingBase: bigint;
   unsettledMicros: bigint;
   heldMicros: bigint;
+  /** What the escrow could not pay of this account's vouchers (a short deposit); reserves are refused while above 0. */
+  settlementShortfallBase: bigint;
   updatedAt: Date;
 }
 
@@ -34,6 +36,7 @@ export const AccountBalanceEntity = new EntitySchema<AccountBalanceRow>({
     onchainThawingBase: moneyColumn("onchain_thawing_base", { default: 0 }),
     unsettledMicros: moneyColumn("unsettled_micros", { default: 0 }),
     heldMicros: moneyColumn("held_micros", { default: 0 }),
+    settlementShortfallBase: moneyColumn("settlement_shortfall_base", { default: 0 }),
     updatedAt: timestampColumn("updated_at", { default: () => "now()" }),
   },
   foreignKeys: [

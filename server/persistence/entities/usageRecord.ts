@@ -1,4 +1,5 @@
 import { EntitySchema } from "typeorm";
+import { int8AsNumber } from "../money";
 import { moneyColumn, timestampColumn } from "./columns";
 
 export type UsageOutcome = "completed" | "client_disconnected" | "upstream_error";
@@ -20,6 +21,8 @@ export interface UsageRecordRow {
   stream: boolean;
   latencyMs: number;
   createdAt: Date;
+  /** The voucher whose usage root holds this record's receipt; null until the settlement worker builds it. */
+  voucherId: number | null;
 }
 
 /** Written only by the ledger's commit statement; declared here for the schema's sake and for reads. */
@@ -43,11 +46,18 @@ export const UsageRecordEntity = new EntitySchema<UsageRecordRow>({
     stream: { type: "boolean" },
     latencyMs: { type: "integer", name: "latency_ms" },
     createdAt: timestampColumn("created_at"),
+    voucherId: { type: "bigint", name: "voucher_id", nullable: true, transformer: int8AsNumber },
   },
   indices: [
     { name: "usage_records_key_history_idx", columns: ["keyId", "createdAt"] },
     { name: "usage_records_account_history_idx", columns: ["account", "createdAt"] },
     { name: "usage_records_settlement_idx", columns: ["account", "providerAddress", "createdAt"] },
+    {
+      name: "usage_records_unvouchered_idx",
+      columns: ["account", "providerAddress", "createdAt"],
+      where: "voucher_id IS NULL",
+    },
+    { name: "usage_records_voucher_idx", columns: ["voucherId"], where: "voucher_id IS NOT NULL" },
   ],
   checks: [
     {

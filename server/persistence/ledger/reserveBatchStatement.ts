@@ -31,7 +31,9 @@ WITH input AS (
     AS t(request_id, key_id, model_id, amount_micros, expires_at, ord)
 ),
 locked_account AS (
-  SELECT b.onchain_available_base * 1000000 - b.unsettled_micros - b.held_micros AS spendable_micros
+  -- A shortfall (the escrow could not pay a voucher in full) stops spending until it is collected.
+  SELECT LEAST(b.onchain_available_base * 1000000 - b.unsettled_micros - b.held_micros,
+               CASE WHEN b.settlement_shortfall_base > 0 THEN 0 END) AS spendable_micros
   FROM account_balances b
   WHERE b.account = $1
   FOR NO KEY UPDATE

@@ -23,7 +23,9 @@ export const RESERVE_HOLD: NamedStatement = {
   name: "ledger_reserve_hold",
   text: `
 WITH locked AS (
-  SELECT b.onchain_available_base * 1000000 - b.unsettled_micros - b.held_micros AS spendable_micros,
+  -- A shortfall (the escrow could not pay a voucher in full) stops spending until it is collected.
+  SELECT LEAST(b.onchain_available_base * 1000000 - b.unsettled_micros - b.held_micros,
+               CASE WHEN b.settlement_shortfall_base > 0 THEN 0 END) AS spendable_micros,
          k.daily_spend_cap_base * 1000000 - s.held_micros
            - CASE WHEN s.spend_day >= $6::date THEN s.day_spent_micros ELSE 0 END AS daily_remaining_micros,
          k.total_spend_cap_base * 1000000 - s.held_micros - s.total_spent_micros AS total_remaining_micros

@@ -1,0 +1,23 @@
+import type { Database } from "../persistence";
+import { pgPoolOf } from "../persistence/pgPool";
+import { PostgresNonceStore, PostgresSessionStore } from "../persistence/sessions";
+import { AccountKeys, ModelProviderCounts, UsageHistory } from "../persistence/usage";
+import type { WebStores } from "./webContext";
+
+/**
+ * The web API's stores over the gateway's database. Kept apart from the
+ * routes so that `createApp` stays free of Postgres: the composition root
+ * builds these, tests may pass others.
+ */
+export function postgresWebStores(database: Pick<Database, "dataSource" | "accounts" | "apiKeys">): WebStores {
+  const pool = pgPoolOf(database.dataSource);
+  return {
+    nonces: new PostgresNonceStore(pool),
+    sessions: new PostgresSessionStore(pool),
+    accounts: database.accounts,
+    apiKeys: database.apiKeys,
+    accountKeys: new AccountKeys(pool),
+    usage: new UsageHistory(pool),
+    providerCounts: new ModelProviderCounts(pool),
+  };
+}
