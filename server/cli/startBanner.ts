@@ -1,0 +1,83 @@
+import type { GatewayConfig } from "../config";
+import { baseUnitsToUsdc } from "../domain/money/usdcDecimal";
+import { describeDatabase } from "../main/gatewayDatabase";
+import type { LocalNetwork } from "../main/localNetwork";
+
+/**
+ * What `shareai start` prints once the gateway serves: where it is, what it
+ * runs on, and, with the demo, a key and a first request to paste.
+ * Line prefixes (`Base URL`, `API key`) are stable: scripts and tests read them.
+ */
+export function startBanner(network: LocalNetwork, config: GatewayConfig): string[] {
+  const lines = [
+    "",
+    "ShareAI gateway is running.",
+    "",
+    `  Base URL      ${network.url}`,
+    `  Database      ${describeDatabase(config)}`,
+    `  Rate limits   ${
+      network.rateLimitBackend === "redis"
+        ? "Redis (shared by every instance)"
+        : "in memory (set REDIS_URL to share them between instances)"
+    }`,
+  ];
+  const demo = network.demo;
+  if (!demo) {
+    lines.push(
+      "",
+      `No demo (${network.demoDecision.reason}). Create a key for an account:`,
+      "  npx shareai keys create --account 0x… --name <name>",
+      "",
+      "Press Ctrl-C to stop.",
+      "",
+    );
+    return lines;
+  }
+  lines.push(
+    "",
+    `Local demo (${network.demoDecision.reason}): a built-in echo upstream serves one model.`,
+    "",
+    `  Model         ${demo.modelId}  (echoes your last message as "You said: …"; not a language model)`,
+    `  Account       ${demo.account}  (Hardhat dev account #1)`,
+    `  Balance       ${baseUnitsToUsdc(
+      demo.balanceBase,
+    )} USDC, a local demo balance written to the ledger (no chain yet)`,
+    `  API key       ${demo.apiKey}`,
+    "                (new on every start, shown once; earlier demo keys keep working)",
+    "",
+    "First request, with curl:",
+    "",
+    ...curlExample(network.url, demo.apiKey, demo.modelId).map((line) => `  ${line}`),
+    "",
+    "or with the official OpenAI SDK (npm install openai), in an ES module (.mjs):",
+    "",
+    ...sdkExample(network.url, demo.apiKey, demo.modelId).map((line) => `  ${line}`),
+    "",
+    "Press Ctrl-C to stop.",
+    "",
+  );
+  return lines;
+}
+
+export function curlExample(url: string, apiKey: string, model: string): string[] {
+  const body = JSON.stringify({ model, messages: [{ role: "user", content: "Hello, ShareAI!" }] });
+  return [
+    `curl ${url}/chat/completions \\`,
+    `  -H "Authorization: Bearer ${apiKey}" \\`,
+    `  -H "Content-Type: application/json" \\`,
+    `  -d '${body}'`,
+  ];
+}
+
+export function sdkExample(url: string, apiKey: string, model: string): string[] {
+  return [
+    `import OpenAI from "openai";`,
+    `const client = new OpenAI({ baseURL: "${url}", apiKey: "${apiKey}" });`,
+    `const stream = await client.chat.completions.create({`,
+    `  model: "${model}",`,
+    `  messages: [{ role: "user", content: "Hello, ShareAI!" }],`,
+    `  stream: true,`,
+    `});`,
+    `for await (const chunk of stream) process.stdout.write(chunk.choices[0]?.delta?.content ?? "");`,
+  ];
+}
