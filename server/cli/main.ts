@@ -6,6 +6,11 @@ import { registerModelCommands } from "./commands/models";
 import { registerProviderCommands } from "./commands/providers";
 import { ExitCode, registerStartCommand } from "./commands/start";
 import { registerUpstreamCommands } from "./commands/upstreams";
+import { registerDevCommands } from "./commands/dev";
+import { registerProviderSelfServiceCommands } from "./commands/provider";
+import { registerReceiptCommands } from "./commands/receipts";
+import { registerReconcileCommand } from "./commands/reconcile";
+import { registerTreasuryCommands } from "./commands/treasury";
 import { processIo, type CliIo } from "./io";
 
 /**
@@ -29,6 +34,11 @@ export function buildProgram(io: CliIo): Command {
   registerUpstreamCommands(program, io);
   registerAccountCommands(program, io);
   registerKeyCommands(program, io);
+  registerReceiptCommands(program, io);
+  registerProviderSelfServiceCommands(program, io);
+  registerTreasuryCommands(program, io);
+  registerReconcileCommand(program, io);
+  registerDevCommands(program, io);
   return program;
 }
 

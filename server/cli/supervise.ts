@@ -18,6 +18,7 @@ import type { CliIo } from "./io";
  */
 const RELAYED = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 const BIN = path.resolve(__dirname, "../../bin/shareai.js");
+const DUPLICATE_WINDOW_MS = 300;
 
 /** Whether `shareai start` should run its server in its own process group: on POSIX systems. */
 export function canSupervise(): boolean {
@@ -30,7 +31,15 @@ export async function runSupervised(argv: string[], io: CliIo): Promise<number> 
     stdio: ["ignore", "inherit", "inherit", "ipc"],
     env: io.env,
   });
+  // One Ctrl-C can arrive twice: from the terminal (to the whole foreground group) and relayed by
+  // a wrapper such as npm. The server takes a second signal as "exit now", so the same signal
+  // within DUPLICATE_WINDOW_MS of the last one relayed is dropped; a deliberate second Ctrl-C
+  // a moment later still goes through.
+  const lastRelayed = new Map<NodeJS.Signals, number>();
   const relay = (signal: NodeJS.Signals) => {
+    const now = Date.now();
+    if (now - (lastRelayed.get(signal) ?? -Infinity) < DUPLICATE_WINDOW_MS) return;
+    lastRelayed.set(signal, now);
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
   };
   for (const signal of RELAYED) process.on(signal, relay);

@@ -58,6 +58,47 @@ function decodeBase64(raw: string): Buffer | null {
   return /^[A-Za-z0-9+/_-]+={0,2}$/.test(raw) ? Buffer.from(raw, "base64") : null;
 }
 
+/** A whole number that stays null when unset (its default depends on the chain, or on the local network). */
+function optionalInteger(min: number, max: number): z.ZodType<number | null> {
+  return z
+    .string()
+    .regex(/^\d+$/, `must be a whole number between ${min} and ${max}`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`))
+    .optional()
+    .transform((value) => value ?? null);
+}
+
+function optionalBigInt(min: bigint): z.ZodType<bigint | null> {
+  return z
+    .string()
+    .regex(/^\d+$/, "must be a whole number")
+    .transform(BigInt)
+    .refine((value) => value >= min, `must be at least ${min}`)
+    .optional()
+    .transform((value) => value ?? null);
+}
+
+const address = z
+  .string()
+  .regex(/^0x[0-9a-fA-F]{40}$/, "must be an address (0x and 40 hex digits)")
+  .optional()
+  .transform((value) => value ?? null);
+
+/** A private key: 64 hex digits, with or without 0x. Never echoed in errors. */
+const privateKey = z
+  .string()
+  .regex(/^(0x)?[0-9a-fA-F]{64}$/, "must be a 32-byte private key as 64 hex digits")
+  .transform((value) => (value.startsWith("0x") ? value : `0x${value}`))
+  .optional()
+  .transform((value) => value ?? null);
+
+const rpcUrl = z
+  .string()
+  .refine((raw) => /^(https?|wss?):\/\/.+/.test(raw), "must be an http(s) or ws(s) URL")
+  .optional()
+  .transform((value) => value ?? null);
+
 const DAY_MS = 86_400_000;
 
 export const CONFIG_VARIABLES = {
@@ -180,6 +221,116 @@ export const CONFIG_VARIABLES = {
       "EIP-155 id of the chain the escrow lives on. Sign-in messages (EIP-4361) must name it; 31337 is a local Hardhat chain.",
     defaultText: "31337",
     schema: integer(1, Number.MAX_SAFE_INTEGER, 31_337),
+  },
+  RPC_URL: {
+    description:
+      "JSON-RPC endpoint of the chain the escrow lives on (e.g. Base Sepolia). Set: the chain watcher and settlement worker run against it. Unset: `shareai start` runs a local Hardhat chain (with the embedded Postgres) or refuses (see docs/local-network.md).",
+    schema: rpcUrl,
+  },
+  ESCROW_ADDRESS: {
+    description: "The UsageEscrow to follow and settle on. Unset: the escrow of DEPLOYMENTS_FILE.",
+    schema: address,
+  },
+  ESCROW_DEPLOYMENT_BLOCK: {
+    description:
+      "Block the escrow was deployed in, where the watcher starts reading, when ESCROW_ADDRESS is set and no deployments file records it (else block 0).",
+    schema: optionalInteger(0, Number.MAX_SAFE_INTEGER),
+  },
+  DEPLOYMENTS_FILE: {
+    description: "The record scripts/deploy.ts writes (escrow address and deployment block).",
+    defaultText: "deployments/<chainId>.json",
+    schema: z
+      .string()
+      .min(1)
+      .optional()
+      .transform((value) => value ?? null),
+  },
+  CHAIN_CONFIRMATIONS: {
+    description:
+      "Blocks (its own included) before an event is applied and a settlement is final. Default: 2 on chain 31337, 5 elsewhere.",
+    schema: optionalInteger(0, 10_000),
+  },
+  CHAIN_POLL_INTERVAL_MS: {
+    description: "Time between chain watcher ticks once caught up. Default: 2000, 500 on the local chain.",
+    schema: optionalInteger(1, DAY_MS),
+  },
+  CHAIN_LOG_BLOCK_RANGE: {
+    description: "Widest block range of one eth_getLogs; a range the node refuses is split in halves.",
+    defaultText: "2000",
+    schema: integer(1, 1_000_000, 2000),
+  },
+  CHAIN_MAX_REORG_DEPTH: {
+    description: "How deep a reorganisation is rolled back to a common block; a deeper one replays from the deployment block.",
+    defaultText: "128",
+    schema: integer(1, 100_000, 128),
+  },
+  CHAIN_BLOCK_TIME_MS: {
+    description:
+      "The chain's expected block time, for the thawing-period check. Default: 2000, 1000 on the local chain (one block a second).",
+    schema: optionalInteger(1, DAY_MS),
+  },
+  SETTLEMENT_SIGNER_KEY: {
+    description:
+      "Private key that signs vouchers (EIP-712); its address must be an authorised signer of the escrow. Required with RPC_URL. Never logged.",
+    schema: privateKey,
+  },
+  SETTLEMENT_SUBMITTER_KEY: {
+    description: "Private key that sends `settle` transactions and pays their gas. Required with RPC_URL. Never logged.",
+    schema: privateKey,
+  },
+  SETTLEMENT_INTERVAL_MS: {
+    description:
+      "A pair's usage is put in a voucher at the latest this long after its oldest unvouchered request. Default: 900000 (15 min), 15000 on the local chain.",
+    schema: optionalInteger(0, 30 * DAY_MS),
+  },
+  SETTLEMENT_POLL_MS: {
+    description: "How often the settlement worker runs. Default: 10000, 3000 on the local chain.",
+    schema: optionalInteger(1, DAY_MS),
+  },
+  SETTLEMENT_THRESHOLD_BASE: {
+    description: "A pair whose unsettled usage reaches this many base units is settled at the next tick, before the interval.",
+    defaultText: "10000000",
+    schema: optionalBigInt(1n),
+  },
+  SETTLEMENT_BATCH_SIZE: {
+    description: "Vouchers per `settle` transaction (at most 100).",
+    defaultText: "50",
+    schema: optionalInteger(1, 100),
+  },
+  SETTLEMENT_MAX_BATCHES_PER_TICK: {
+    description: "`settle` transactions sent per tick at most.",
+    defaultText: "10",
+    schema: optionalInteger(1, 10_000),
+  },
+  SETTLEMENT_TX_TIMEOUT_MS: {
+    description: "A `settle` transaction not mined by then is replaced with higher fees (same nonce).",
+    defaultText: "120000",
+    schema: optionalInteger(1, DAY_MS),
+  },
+  SETTLEMENT_FEE_BUMP_BPS: {
+    description: "Fee increase of a replacement transaction, in basis points (at least 1250: +12.5%).",
+    defaultText: "1250",
+    schema: optionalInteger(1250, 100_000),
+  },
+  SETTLEMENT_MAX_FEE_PER_GAS_WEI: {
+    description: "Ceiling on the fee per gas of `settle` transactions; a bump past it is refused and reported. Unset: none.",
+    schema: optionalBigInt(1n),
+  },
+  SETTLEMENT_GAS_LIMIT_MARGIN_BPS: {
+    description: "Gas limit = estimate plus this margin, in basis points.",
+    defaultText: "2000",
+    schema: optionalInteger(0, 100_000),
+  },
+  SETTLEMENT_MAX_RECEIPTS_PER_VOUCHER: {
+    description: "Requests in one voucher at most (bounds its Merkle tree in memory); the rest wait for the next voucher.",
+    defaultText: "50000",
+    schema: optionalInteger(1, 10_000_000),
+  },
+  LOCAL_CHAIN_PORT: {
+    description:
+      "Port of the local Hardhat chain `shareai start` runs without RPC_URL; taken: a free port is used instead. 0: always a free port.",
+    defaultText: "8545",
+    schema: integer(0, 65_535, 8545),
   },
   SESSION_TTL_MS: {
     description:

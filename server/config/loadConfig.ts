@@ -26,10 +26,58 @@ export interface GatewayConfig {
   catalogCacheTtlMs: number;
   shutdownGraceMs: number;
   upstreamKeyEncryptionKey: Buffer | null;
+  /** The web API's settings (sign-in). */
+  web: { chainId: number; sessionTtlMs: number; nonceTtlMs: number };
+  /** The escrow's chain: what the chain watcher and the settlement worker read. */
+  chain: ChainConfig;
+  /** The settlement worker's keys and the settings given (unset ones take the worker's or the local network's defaults). */
+  settlement: SettlementConfig;
+}
+
+export interface ChainConfig {
+  /** RPC_URL; null: no chain named (the local network starts one, or the gateway runs without). */
+  rpcUrl: string | null;
+  escrowAddress: string | null;
+  escrowDeploymentBlock: number | null;
+  deploymentsFile: string | null;
+  /** null: 2 on chain 31337, else 5. */
+  confirmations: number | null;
+  /** null: 2000 ms (500 ms on the local chain). */
+  pollIntervalMs: number | null;
+  logBlockRange: number;
+  maxReorgDepth: number;
+  /** null: 2000 ms (1000 ms on the local chain). */
+  blockTimeMs: number | null;
+  /** Port of the local Hardhat chain (tried first; a free one when taken). */
+  localChainPort: number;
+}
+
+export interface SettlementConfig {
+  signerKey: string | null;
+  submitterKey: string | null;
+  /** Only what was set; null: the default. */
+  intervalMs: number | null;
+  pollMs: number | null;
+  thresholdBase: bigint | null;
+  batchSize: number | null;
+  maxBatchesPerTick: number | null;
+  txTimeoutMs: number | null;
+  feeBumpBps: number | null;
+  maxFeePerGasWei: bigint | null;
+  gasLimitMarginBps: number | null;
+  maxReceiptsPerVoucher: number | null;
 }
 
 /** Variables whose value must not be echoed in an error (credentials). */
-const SECRET_VARIABLES = new Set<ConfigVariableName>(["DATABASE_URL", "REDIS_URL", "UPSTREAM_KEY_ENCRYPTION_KEY"]);
+const SECRET_VARIABLES = new Set<ConfigVariableName>([
+  "DATABASE_URL",
+  "REDIS_URL",
+  "UPSTREAM_KEY_ENCRYPTION_KEY",
+  // A hosted RPC URL often carries an API key in its path.
+  "RPC_URL",
+  "SETTLEMENT_SIGNER_KEY",
+  "SETTLEMENT_SUBMITTER_KEY",
+]);
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -89,5 +137,32 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     catalogCacheTtlMs: v.CATALOG_CACHE_TTL_MS,
     shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
     upstreamKeyEncryptionKey: v.UPSTREAM_KEY_ENCRYPTION_KEY,
+    web: { chainId: v.CHAIN_ID, sessionTtlMs: v.SESSION_TTL_MS, nonceTtlMs: v.SIWE_NONCE_TTL_MS },
+    chain: {
+      rpcUrl: v.RPC_URL,
+      escrowAddress: v.ESCROW_ADDRESS,
+      escrowDeploymentBlock: v.ESCROW_DEPLOYMENT_BLOCK,
+      deploymentsFile: v.DEPLOYMENTS_FILE,
+      confirmations: v.CHAIN_CONFIRMATIONS,
+      pollIntervalMs: v.CHAIN_POLL_INTERVAL_MS,
+      logBlockRange: v.CHAIN_LOG_BLOCK_RANGE,
+      maxReorgDepth: v.CHAIN_MAX_REORG_DEPTH,
+      blockTimeMs: v.CHAIN_BLOCK_TIME_MS,
+      localChainPort: v.LOCAL_CHAIN_PORT,
+    },
+    settlement: {
+      signerKey: v.SETTLEMENT_SIGNER_KEY,
+      submitterKey: v.SETTLEMENT_SUBMITTER_KEY,
+      intervalMs: v.SETTLEMENT_INTERVAL_MS,
+      pollMs: v.SETTLEMENT_POLL_MS,
+      thresholdBase: v.SETTLEMENT_THRESHOLD_BASE,
+      batchSize: v.SETTLEMENT_BATCH_SIZE,
+      maxBatchesPerTick: v.SETTLEMENT_MAX_BATCHES_PER_TICK,
+      txTimeoutMs: v.SETTLEMENT_TX_TIMEOUT_MS,
+      feeBumpBps: v.SETTLEMENT_FEE_BUMP_BPS,
+      maxFeePerGasWei: v.SETTLEMENT_MAX_FEE_PER_GAS_WEI,
+      gasLimitMarginBps: v.SETTLEMENT_GAS_LIMIT_MARGIN_BPS,
+      maxReceiptsPerVoucher: v.SETTLEMENT_MAX_RECEIPTS_PER_VOUCHER,
+    },
   };
 }

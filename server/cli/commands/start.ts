@@ -2,6 +2,7 @@ import { Option, type Command } from "commander";
 import pino from "pino";
 import { loadConfig, type GatewayConfig } from "../../config";
 import { describeDatabase } from "../../main/gatewayDatabase";
+import { resolveChainMode, type ChainModeRequest } from "../../main/chain/chainMode";
 import { startLocalNetwork, type LocalNetwork } from "../../main/localNetwork";
 import type { CliIo } from "../io";
 import { listenForShutdown } from "../shutdownSignals";
@@ -13,23 +14,43 @@ const STOP_MARGIN_MS = 30_000;
 
 interface StartOptions {
   demo: boolean;
+  /** false with --no-chain. */
+  chain: boolean;
+  localChain?: boolean;
   inProcess?: boolean;
+}
+
+function chainRequest(options: StartOptions): ChainModeRequest {
+  if (!options.chain) return "none";
+  return options.localChain ? "local" : "auto";
 }
 
 export function registerStartCommand(program: Command, io: CliIo): void {
   program
     .command("start")
     .description(
-      "run the gateway until Ctrl-C: embedded Postgres unless DATABASE_URL is set, and a demo upstream when no provider is configured",
+      "run the gateway until Ctrl-C: a local Hardhat chain unless RPC_URL is set, embedded Postgres unless DATABASE_URL is set, the chain watcher and settlement worker, and a demo upstream when no provider is configured",
     )
     .option("--no-demo", "never start the built-in demo upstream")
+    .option("--local-chain", "start a local Hardhat chain even though DATABASE_URL is set")
+    .option("--no-chain", "run without a chain: no chain watcher, no settlement (balances from `accounts set-balance`)")
     .addOption(new Option("--in-process", "run here rather than in a process group of its own (internal)").hideHelp())
     .action(async (options: StartOptions, command: Command) => {
       const json = command.optsWithGlobals().json === true;
       const config = loadConfig(io.env);
-      // The embedded Postgres is our child process: keep a terminal's Ctrl-C away from it (see supervise.ts).
-      if (!options.inProcess && !config.databaseUrl && canSupervise()) {
-        const argv = ["start", "--in-process", ...(options.demo ? [] : ["--no-demo"]), ...(json ? ["--json"] : [])];
+      // Refused before anything starts (DATABASE_URL without RPC_URL, say), in one line.
+      const mode = resolveChainMode(config, chainRequest(options));
+      // The embedded Postgres and the local chain are our child processes: keep a terminal's Ctrl-C
+      // away from them (see supervise.ts).
+      if (!options.inProcess && (!config.databaseUrl || mode === "local") && canSupervise()) {
+        const argv = [
+          "start",
+          "--in-process",
+          ...(options.demo ? [] : ["--no-demo"]),
+          ...(options.chain ? [] : ["--no-chain"]),
+          ...(options.localChain ? ["--local-chain"] : []),
+          ...(json ? ["--json"] : []),
+        ];
         const code = await runSupervised(argv, io);
         if (code !== 0) throw new ExitCode(code);
         return;
@@ -58,7 +79,7 @@ async function serveUntilSignal(io: CliIo, config: GatewayConfig, options: Start
   });
   let network: LocalNetwork;
   try {
-    network = await startLocalNetwork(config, { logger, demo: options.demo });
+    network = await startLocalNetwork(config, { logger, demo: options.demo, chain: chainRequest(options) });
   } catch (error) {
     signals.dispose();
     throw error;
@@ -67,7 +88,7 @@ async function serveUntilSignal(io: CliIo, config: GatewayConfig, options: Start
   printReady(io, network, config, json);
 
   const signal = await signals.received;
-  logger.info({ signal }, "stopping: draining requests in flight, then closing the database");
+  logger.info({ signal }, "stopping: draining requests in flight, then the workers, the database and the chain");
   await withDeadline(network.stop(), config.shutdownGraceMs + STOP_MARGIN_MS, "stopping did not finish in time");
   signals.dispose();
   logger.info("stopped");
@@ -85,10 +106,20 @@ function printReady(io: CliIo, network: LocalNetwork, config: GatewayConfig, jso
     url: network.url,
     database: describeDatabase(config),
     rateLimits: network.rateLimitBackend,
+    chain: network.chain && {
+      mode: network.chain.mode,
+      rpcUrl: network.chain.rpcUrl,
+      chainId: Number(network.chain.chainId),
+      escrow: network.chain.escrowAddress,
+      token: network.chain.tokenAddress,
+      treasury: network.chain.treasury,
+    },
     demo: demo && {
       model: demo.modelId,
       account: demo.account,
       balanceBase: demo.balanceBase.toString(),
+      funding: demo.funding,
+      provider: demo.providerAddress,
       keyId: demo.keyId,
       apiKey: demo.apiKey,
     },

@@ -168,11 +168,11 @@ describe("shareai start (a real process)", function () {
     expect(postmasterRunning(dataDir), "the embedded Postgres is stopped").to.equal(false);
   });
 
-  it("with DATABASE_URL and --json, prints one ready line, serves, and exits 0 on SIGTERM", async () => {
+  it("with DATABASE_URL, --no-chain and --json, prints one ready line, serves, and exits 0 on SIGTERM", async () => {
     const testDatabase = await createTestDatabase();
     try {
       const env = { ...cliEnv(dataDir), DATABASE_URL: testDatabase.url, LOG_LEVEL: "warn" };
-      const child = spawn(process.execPath, [BIN, "start", "--json"], { env, stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawn(process.execPath, [BIN, "start", "--json", "--no-chain"], { env, stdio: ["ignore", "pipe", "pipe"] });
       let stdout = "";
       child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
       child.stderr.on("data", (chunk: Buffer) => (stdout += chunk.toString()));

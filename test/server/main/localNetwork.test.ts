@@ -20,6 +20,8 @@ describe("startLocalNetwork (shareai start)", () => {
     const network = await startLocalNetwork(testConfig(testDatabase.url), {
       logger: silent,
       demoWordDelayMs: 0,
+      // The ledger-funded demo (no chain); the chain's is test/e2e/network.test.ts.
+      chain: "none",
       ...options,
     });
     running.push(network);
