@@ -217,7 +217,24 @@ export function openApiPaths(): Json {
         responses: {
           "200": { description: "The receipt bundle", content: json({ type: "object" }) },
           "401": errorResponse("`not_signed_in`, `missing_api_key` or `invalid_api_key`"),
-          "404": errorResponse("No such request for this key or account, or not yet settled."),
+          "404": errorResponse("`request_not_found`: no such request for this key or account."),
+          "409": errorResponse(
+            "`receipt_not_ready`: the request is not in a signed voucher yet; `Retry-After` says when to ask again."
+          ),
+          "503": errorResponse("`settlement_not_configured`: this gateway runs without a chain."),
+        },
+      },
+    },
+    "/api/providers/{address}/vouchers": {
+      get: {
+        summary: "A provider's latest signed voucher per payer, for settling without the gateway",
+        description:
+          "Public: what it reveals appears in `Settled` events within one settlement interval, and a voucher can only pay the provider what it is owed (docs/receipts.md).",
+        tags: ["providers"],
+        parameters: [{ name: "address", in: "path", required: true, schema: { type: "string" } }],
+        responses: {
+          "200": { description: "The voucher file (format `shareai-provider-vouchers/1`)", content: json({ type: "object" }) },
+          "400": badRequest,
         },
       },
     },

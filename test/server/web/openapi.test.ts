@@ -2,7 +2,10 @@ import { expect } from "chai";
 import type Router from "@koa/router";
 import { loadConfig } from "../../../server/config";
 import { ApiKeyAuthenticator } from "../../../server/domain/auth/apiKeyAuthenticator";
+import { pgPoolOf } from "../../../server/persistence/pgPool";
 import { createWebApi, loadWebConfig, postgresWebStores } from "../../../server/web";
+import { receiptRoutes } from "../../../server/web/receipts/receiptRoutes";
+import type { WebRouteKit } from "../../../server/web/webApi";
 import { startWebHarness, type WebHarness } from "./support/webHarness";
 
 const METHODS = ["get", "post", "put", "patch", "delete"];
@@ -37,7 +40,7 @@ describe("web API: OpenAPI document", () => {
     await harness.close();
   });
 
-  function buildRouter(extraRoutes?: (router: Router) => void): Router {
+  function buildRouter(extraRoutes?: (router: Router, kit: WebRouteKit) => void): Router {
     const env = { PORT: "8080", PUBLIC_BASE_URL: harness.origin };
     return createWebApi({
       web: { stores: postgresWebStores(harness.db), config: loadWebConfig(env), extraRoutes },
@@ -62,17 +65,19 @@ describe("web API: OpenAPI document", () => {
     }
   });
 
-  it("describes the receipt route the settlement module adds, and sketches /v1", () => {
-    const routes = routesOf(buildRouter((router) => router.get("/api/usage/:requestId/receipt", () => undefined)));
+  it("describes the routes the settlement module adds (receipts, provider vouchers), and sketches /v1", () => {
+    const routes = routesOf(buildRouter(receiptRoutes({ pool: () => pgPoolOf(harness.db.dataSource) })));
     expect(routes).to.deep.include({ path: "/api/usage/{requestId}/receipt", method: "get" });
+    expect(routes).to.deep.include({ path: "/api/providers/{address}/vouchers", method: "get" });
     for (const { path, method } of routes) expect(document.paths[path]?.[method]).to.be.an("object");
     expect(document.paths["/v1/chat/completions"].post).to.be.an("object");
   });
 
-  it("documents only routes that exist, apart from /v1 and the receipt route", () => {
-    const served = new Set(routesOf(buildRouter()).map((r) => `${r.method} ${r.path}`));
+  it("documents only routes that exist, apart from /v1", () => {
+    const router = buildRouter(receiptRoutes({ pool: () => pgPoolOf(harness.db.dataSource) }));
+    const served = new Set(routesOf(router).map((r) => `${r.method} ${r.path}`));
     for (const [path, item] of Object.entries<Record<string, unknown>>(document.paths)) {
-      if (path.startsWith("/v1/") || path === "/api/usage/{requestId}/receipt") continue;
+      if (path.startsWith("/v1/")) continue;
       for (const method of Object.keys(item).filter((key) => METHODS.includes(key))) {
         expect(served.has(`${method} ${path}`), `${method.toUpperCase()} ${path}`).to.equal(true);
       }
