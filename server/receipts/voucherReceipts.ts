@@ -2,40 +2,7 @@ import type { Pool } from "pg";
 import type { Receipt } from "../settlement/receipt";
 import { buildUsageTree, type UsageTree } from "../settlement/usageTree";
 import type { VoucherRecord } from "../persistence/vouchers/voucherRows";
-import { bigintFromNumeric } from "../persistence/money";
-
-/**
- * The receipts of a voucher, read back from the usage records it links, exactly as the settlement
- * worker turned them into leaves (`VoucherRepository.buildVoucher`): the same columns, and
- * `createdAt` = `floor(extract(epoch FROM created_at))`, computed by Postgres in both places, so a
- * rebuilt tree has the voucher's root to the bit.
- */
-export const RECEIPT_COLUMNS_SQL = `request_id, account, provider_address, model_id, prompt_tokens, completion_tokens,
-  cost_micros, floor(extract(epoch FROM created_at))::bigint AS created_at_seconds`;
-
-interface ReceiptRow {
-  request_id: string;
-  account: string;
-  provider_address: string;
-  model_id: string;
-  prompt_tokens: number;
-  completion_tokens: number;
-  cost_micros: string;
-  created_at_seconds: string;
-}
-
-function receiptOfRow(row: ReceiptRow): Receipt {
-  return {
-    requestId: row.request_id,
-    payer: row.account,
-    provider: row.provider_address,
-    model: row.model_id,
-    promptTokens: row.prompt_tokens,
-    completionTokens: row.completion_tokens,
-    costMicros: bigintFromNumeric(row.cost_micros),
-    createdAt: Number(row.created_at_seconds),
-  };
-}
+import { RECEIPT_COLUMNS_SQL, receiptOfRow, type ReceiptRow } from "../persistence/vouchers/receiptRows";
 
 /** A query runner: a Pool, or one client inside a transaction (reconcile reads one snapshot). */
 export type Queryable = Pick<Pool, "query">;

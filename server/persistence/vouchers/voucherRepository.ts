@@ -3,6 +3,7 @@ import type { Address } from "../../domain/types";
 import type { Receipt } from "../../settlement/receipt";
 import { bigintFromNumeric } from "../money";
 import { inTransaction, RollBack } from "./inTransaction";
+import { RECEIPT_COLUMNS_SQL, receiptOfRow } from "./receiptRows";
 import {
   voucherFromRow,
   type UnvoucheredPair,
@@ -108,8 +109,7 @@ ORDER BY w.account, w.provider_address`,
         const { rows } = await client.query<UnvoucheredReceiptRow>({
           name: "settlement_unvouchered_receipts",
           text: `
-SELECT request_id, account, provider_address, model_id, prompt_tokens, completion_tokens, cost_micros,
-       floor(extract(epoch FROM created_at))::bigint AS created_at_seconds, created_at
+SELECT ${RECEIPT_COLUMNS_SQL}, created_at
 FROM usage_records
 WHERE account = $1 AND provider_address = $2 AND voucher_id IS NULL
 ORDER BY created_at, request_id
@@ -119,7 +119,7 @@ LIMIT $3`,
         const truncated = rows.length > maxReceipts;
         const taken = truncated ? rows.slice(0, maxReceipts) : rows;
         if (taken.length === 0) throw new RollBack("no usage waits for a voucher");
-        const decided = await build({ previousTotalMicros, receipts: taken.map(receiptOf), truncated });
+        const decided = await build({ previousTotalMicros, receipts: taken.map(receiptOfRow), truncated });
         if (!decided) throw new RollBack("nothing to build");
         const byId = new Map(taken.map((row) => [row.request_id, row]));
         const covered = decided.requestIds.map((id) => {
@@ -332,19 +332,6 @@ async function previousTotal(client: PoolClient, payer: Address, provider: Addre
     [payer, provider],
   );
   return rows.length ? bigintFromNumeric(rows[0].total_micros) : 0n;
-}
-
-function receiptOf(row: UnvoucheredReceiptRow): Receipt {
-  return {
-    requestId: row.request_id,
-    payer: row.account,
-    provider: row.provider_address,
-    model: row.model_id,
-    promptTokens: row.prompt_tokens,
-    completionTokens: row.completion_tokens,
-    costMicros: bigintFromNumeric(row.cost_micros),
-    createdAt: Number(row.created_at_seconds),
-  };
 }
 
 function minDate(rows: readonly UnvoucheredReceiptRow[]): Date {

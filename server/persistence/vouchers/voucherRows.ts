@@ -1,5 +1,6 @@
 import type { Address } from "../../domain/types";
 import { bigintFromNumeric, nullableBigintFromNumeric } from "../money";
+import type { ReceiptRow } from "./receiptRows";
 
 /**
  * Plain objects for the settlement tables (see the migration 1767398400000-Vouchers): what the
@@ -182,16 +183,8 @@ export function settlementTxFromRow(row: SettlementTxRow): SettlementTxRecord {
   };
 }
 
-/** A usage record not yet in a voucher, in the shape of its receipt (server/settlement/receipt.ts). */
-export interface UnvoucheredReceiptRow {
-  request_id: string;
-  account: string;
-  provider_address: string;
-  model_id: string;
-  prompt_tokens: number;
-  completion_tokens: number;
-  cost_micros: string;
-  created_at_seconds: string;
+/** A usage record not yet in a voucher: its receipt columns, and its time for the interval rule. */
+export interface UnvoucheredReceiptRow extends ReceiptRow {
   created_at: Date;
 }
 
