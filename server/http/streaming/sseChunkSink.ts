@@ -59,7 +59,8 @@ export class SseChunkSink implements ChunkSink {
   }
 
   private write(text: string): Promise<void> {
-    if (this.clientGone || this.res.writableEnded) return Promise.resolve();
+    // A write to a closed connection never drains: waiting for it would hang the request.
+    if (this.clientGone || this.res.writableEnded || this.res.destroyed) return Promise.resolve();
     if (!this.corked) {
       this.corked = true;
       this.res.cork();

@@ -1,3 +1,4 @@
+import http from "node:http";
 import { expect } from "chai";
 import OpenAI from "openai";
 import { countTextTokens } from "../../../server/domain/tokens/countTextTokens";
@@ -234,6 +235,31 @@ describe("streaming chat completions", () => {
       expect(h.ports.ledger.activeHolds()).to.deep.equal([]);
       await eventually(nothingInFlight);
     });
+
+    for (const stream of [true, false]) {
+      it(`while its hold was being placed (${stream ? "stream" : "non-stream"}): nothing goes upstream, nothing is billed, the hold is released`, async () => {
+        h = await startGatewayHarness({ ledgerLatencyMs: 150 });
+        const body = JSON.stringify({ ...ask(), stream });
+        await new Promise<void>((resolve) => {
+          const request = http.request(`${h.gateway.url}/chat/completions`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${h.secret}`, "content-type": "application/json" },
+          });
+          request.on("error", () => resolve());
+          request.end(body);
+          // Gone while the ledger is still placing the hold: the connection's close has fired before the watch starts.
+          setTimeout(() => {
+            request.destroy();
+            resolve();
+          }, 50);
+        });
+        await eventually(() => h.ports.ledger.releases === 1);
+        expect(h.ports.ledger.records.size).to.equal(0);
+        expect(h.ports.ledger.activeHolds()).to.deep.equal([]);
+        expect(h.upstreams[0].chatRequests.length).to.equal(0);
+        await eventually(nothingInFlight);
+      });
+    }
 
     it("before the upstream answered: the upstream request is aborted, nothing is billed, the hold is released", async () => {
       h = await startGatewayHarness({ upstreamOptions: {}, env: { UPSTREAM_FIRST_BYTE_TIMEOUT_MS: "5000" } });

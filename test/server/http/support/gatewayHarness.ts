@@ -36,11 +36,13 @@ export interface HarnessOptions {
   key?: Partial<ApiKey>;
   /** Add upstreams to the directory (false: a deployment with no provider). */
   registerUpstreams?: boolean;
+  /** Simulated database latency of every ledger operation. */
+  ledgerLatencyMs?: number;
 }
 
 /** A gateway on port 0 over in-memory ports, with mock upstreams serving one model, and a funded key. */
 export async function startGatewayHarness(options: HarnessOptions = {}): Promise<GatewayHarness> {
-  const ports = createMemoryPorts();
+  const ports = createMemoryPorts({ ledgerLatencyMs: options.ledgerLatencyMs });
   const model = ports.models.add({ id: MODEL_ID, ...options.model });
   const upstreams = await Promise.all(
     Array.from({ length: options.upstreamCount ?? 1 }, () => MockUpstream.start(options.upstreamOptions))
