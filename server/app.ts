@@ -17,6 +17,7 @@ import { UpstreamPools } from "./providers/openai-compatible/upstreamPools";
 import { ProviderRouter } from "./providers/routing/providerRouter";
 import { UpstreamStates } from "./providers/routing/upstreamStates";
 import { createWebApi, type WebDeps } from "./web/webApi";
+import { staticSite, webAppBuilt } from "./web/static/staticSite";
 
 /** The ports the gateway runs on: Postgres (server/persistence), the rate limiter, or test doubles. */
 export interface GatewayPorts {
@@ -53,9 +54,46 @@ export interface GatewayApp {
   close(): Promise<void>;
 }
 
+/** How long a log line may wait in the stdout buffer before it is written anyway. */
+const LOG_FLUSH_INTERVAL_MS = 1_000;
+
+/**
+ * Logs to stdout without a write() per line: lines are buffered (4 KiB) and
+ * written asynchronously, at the latest after `LOG_FLUSH_INTERVAL_MS`, by
+ * `flushLogger` (every stop calls it) and, on process exit, synchronously.
+ */
 export function createLogger(config: Pick<GatewayConfig, "logLevel">): Logger {
-  return pino({ level: config.logLevel, base: { service: "shareai-gateway" } });
+  const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  const timer = setInterval(() => {
+    try {
+      destination.flush();
+    } catch {
+      clearInterval(timer); // destroyed
+    }
+  }, LOG_FLUSH_INTERVAL_MS);
+  timer.unref();
+  destination.once("close", () => clearInterval(timer));
+  return pino({ level: config.logLevel, base: { service: "shareai-gateway" } }, destination);
 }
+
+/** Resolves when the lines logged so far have been written (at most `timeoutMs` later). */
+export function flushLogger(logger: Logger, timeoutMs = 2_000): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    timer.unref();
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    try {
+      logger.flush(done);
+    } catch {
+      done();
+    }
+  });
+}
+
+const WEB_API_PATH = /^\/api(?:\/|$)/i;
 
 /** Builds the gateway from its ports. Everything derived (caches, pools, routing state) is built once here, not per request. */
 export function createApp(deps: GatewayDeps): GatewayApp {
@@ -119,9 +157,13 @@ export function createApp(deps: GatewayDeps): GatewayApp {
   koa.use(requestContext(logger, metrics));
   koa.use(errorHandler(logger, config.maxBodyBytes));
   if (deps.web) {
-    koa.use(createWebApi({ web: deps.web, gatewayConfig: config, catalog: models, authenticator, now }).routes());
+    const webApi = createWebApi({ web: deps.web, gatewayConfig: config, catalog: models, authenticator, now }).routes() as Koa.Middleware;
+    // Every web API route is under /api (matched case-insensitively, as @koa/router does): /v1 skips its router.
+    koa.use((ctx, next) => (WEB_API_PATH.test(ctx.path) ? webApi(ctx, next) : next()));
   }
   koa.use(routes.routes());
+  // The web app (web/dist, built by `npm run build:web`) at `/`, with its /api, when it has been built.
+  if (deps.web && webAppBuilt()) koa.use(staticSite());
   koa.use(unknownRoute);
 
   return {
@@ -189,6 +231,7 @@ export async function start(options: StartOptions): Promise<RunningGateway> {
       await app.requestsSettled(SETTLE_AFTER_CLOSE_MS);
       await app.close();
       app.logger.info("gateway stopped");
+      await flushLogger(app.logger);
     },
   };
   running.add(gateway);

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { createLogger } from "../app";
+import { createLogger, flushLogger } from "../app";
 import type { GatewayConfig } from "../config";
 import { DEMO_ACCOUNT, DEMO_BALANCE_BASE, issueDemoAccess, type DemoAccess } from "../demo/demoAccount";
 import { DEMO_MODEL } from "../demo/demoModel";
@@ -186,7 +186,8 @@ export async function startLocalNetwork(
     gateway,
     localChain,
     database: value.database,
-    stop: () => lifecycle.stop(),
+    // Log lines are buffered (createLogger): the last ones are written before stop resolves.
+    stop: () => lifecycle.stop().finally(() => flushLogger(logger)),
   };
 }
 

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { createLogger, start } from "../app";
+import { createLogger, flushLogger, start } from "../app";
 import type { GatewayConfig } from "../config";
 import { startHoldSweeper } from "../domain/ledger/holdSweeper";
 import { createRateLimiter } from "../domain/rateLimit";
@@ -158,6 +158,7 @@ export async function startGateway(
     database: value.database,
     rateLimitBackend: value.rateLimitBackend,
     chain: value.chain,
-    stop: () => lifecycle.stop(),
+    // Log lines are buffered (createLogger): the last ones are written before stop resolves.
+    stop: () => lifecycle.stop().finally(() => flushLogger(logger)),
   };
 }
