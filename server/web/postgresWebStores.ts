@@ -2,6 +2,7 @@ import type { Database } from "../persistence";
 import { pgPoolOf } from "../persistence/pgPool";
 import { PostgresNonceStore, PostgresSessionStore } from "../persistence/sessions";
 import { AccountKeys, ModelProviderCounts, UsageHistory } from "../persistence/usage";
+import { PostgresProviderPortalStore } from "./providers/providerPortalStore";
 import type { WebStores } from "./webContext";
 
 /**
@@ -9,7 +10,9 @@ import type { WebStores } from "./webContext";
  * routes so that `createApp` stays free of Postgres: the composition root
  * builds these, tests may pass others.
  */
-export function postgresWebStores(database: Pick<Database, "dataSource" | "accounts" | "apiKeys">): WebStores {
+export function postgresWebStores(
+  database: Pick<Database, "dataSource" | "accounts" | "apiKeys"> & Partial<Pick<Database, "providers" | "upstreamDirectory">>,
+): WebStores {
   const pool = pgPoolOf(database.dataSource);
   return {
     nonces: new PostgresNonceStore(pool),
@@ -19,5 +22,8 @@ export function postgresWebStores(database: Pick<Database, "dataSource" | "accou
     accountKeys: new AccountKeys(pool),
     usage: new UsageHistory(pool),
     providerCounts: new ModelProviderCounts(pool),
+    providerPortal: database.providers
+      ? new PostgresProviderPortalStore(pool, database.providers, database.upstreamDirectory)
+      : undefined,
   };
 }

@@ -15,6 +15,7 @@ import { noStore } from "./http/noStore";
 import { createKey, listKeys, revokeKey, updateKey } from "./keys/keyRoutes";
 import { modelsRoute } from "./models/modelsRoute";
 import { openApiDocument } from "./openapi/openApiDocument";
+import { registerProviderRoutes } from "./providers/providerRoutes";
 import { resolvePublicSite } from "./publicSite";
 import { dailyUsage, exportUsageCsv, listUsage } from "./usage/usageRoutes";
 import type { WebConfig } from "./webConfig";
@@ -118,6 +119,8 @@ export function createWebApi(inputs: WebApiInputs): Router {
   router.get("/api/usage", ...signedIn, listUsage(web));
   router.get("/api/usage.csv", ...signedIn, exportUsageCsv(web));
   router.get("/api/usage/daily", ...signedIn, dailyUsage(web));
+
+  registerProviderRoutes(router, { signedIn, signedInWriting, jsonBody: kit.jsonBody }, { store: web.stores.providerPortal });
 
   deps.extraRoutes?.(router, kit);
   return router;

@@ -6,6 +6,7 @@ import type { ApiKeyRepository } from "../persistence/apiKeys/apiKeyRepository";
 import type { PostgresNonceStore, PostgresSessionStore } from "../persistence/sessions";
 import type { AccountKeys, ModelProviderCounts, UsageHistory } from "../persistence/usage";
 import type { SessionCookies } from "./auth/cookies";
+import type { ProviderPortalStore } from "./providers/providerPortalStore";
 import type { PublicSite } from "./publicSite";
 import type { WebConfig } from "./webConfig";
 
@@ -18,6 +19,8 @@ export interface WebStores {
   accountKeys: Pick<AccountKeys, "list" | "get" | "countActive">;
   usage: Pick<UsageHistory, "list" | "daily">;
   providerCounts: Pick<ModelProviderCounts, "byModel">;
+  /** The Provider page's store; without it, /api/provider answers 503. */
+  providerPortal?: ProviderPortalStore;
 }
 
 /** The escrow this deployment settles on, when the composition root knows it. */

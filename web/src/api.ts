@@ -91,6 +91,45 @@ export interface UsageRecord {
   latency_ms: number | null;
 }
 
+export interface UpstreamHealth {
+  ok: boolean;
+  checked_at: string;
+  status: number | null;
+  latency_ms: number;
+  models_listed: string[];
+  missing_models: string[];
+  error: string | null;
+}
+
+export interface Upstream {
+  id: string;
+  base_url: string;
+  has_api_key: boolean;
+  enabled: boolean;
+  models: { id: string; upstream_name: string }[];
+  created_at: string;
+  health: UpstreamHealth | null;
+}
+
+export interface Provider {
+  id: string;
+  name: string;
+  payout_address: string;
+  created_at: string;
+  upstreams: Upstream[];
+  stats: {
+    requests: number;
+    prompt_tokens: string;
+    completion_tokens: string;
+    usage: Amount;
+    pending: Amount;
+    settled: Amount;
+    settled_provider_share: Amount;
+    settlement_count: number;
+  };
+  earnings: { earned: Amount; claimed: Amount; unclaimed: Amount };
+}
+
 export interface Page<T> {
   object: "list";
   data: T[];
@@ -160,6 +199,13 @@ export const api = {
     }>,
   ) => call<Key>("PATCH", `/api/keys/${encodeURIComponent(id)}`, input),
   revokeKey: (id: string) => call<unknown>("DELETE", `/api/keys/${encodeURIComponent(id)}`),
+  provider: () => call<Provider>("GET", "/api/provider"),
+  registerProvider: (name: string) => call<Provider>("POST", "/api/provider", { name }),
+  addUpstream: (input: { base_url: string; api_key?: string | null; models: string[] }) =>
+    call<Upstream>("POST", "/api/provider/upstreams", input),
+  checkUpstream: (id: string) => call<Upstream>("POST", `/api/provider/upstreams/${encodeURIComponent(id)}/check`, {}),
+  setUpstreamEnabled: (id: string, enabled: boolean) =>
+    call<Upstream>("PATCH", `/api/provider/upstreams/${encodeURIComponent(id)}`, { enabled }),
   usage: (query: { cursor?: string | null; limit?: number; keyId?: string; model?: string }) => {
     const params = new URLSearchParams();
     for (const [name, value] of Object.entries(query)) if (value) params.set(name, String(value));

@@ -4,6 +4,7 @@ import { api, setCsrfToken, type Session } from "./api";
 import { AccountPage } from "./pages/AccountPage";
 import { ApiPage } from "./pages/ApiPage";
 import { ModelsPage } from "./pages/ModelsPage";
+import { ProviderPage } from "./pages/ProviderPage";
 import { hasWallet, plainError, signIn } from "./wallet";
 import "./styles.css";
 
@@ -11,6 +12,7 @@ const PAGES = [
   { path: "/", title: "Models" },
   { path: "/api-keys", title: "API" },
   { path: "/account", title: "Account" },
+  { path: "/provider", title: "Provider" },
 ] as const;
 
 function usePath(): [string, (path: string) => void] {
@@ -111,13 +113,14 @@ function App() {
         {page.path === "/" && <ModelsPage />}
         {page.path !== "/" && !signedIn && (
           <section className="card center">
-            <h2>Sign in to see your {page.title === "API" ? "API keys" : "account"}</h2>
+            <h2>Sign in to see your {page.title === "API" ? "API keys" : page.title === "Provider" ? "provider earnings" : "account"}</h2>
             <p className="muted">Your account is your wallet address. Signing in costs nothing and sends no transaction.</p>
             <button onClick={onSignIn} disabled={busy}>Sign in with Ethereum</button>
           </section>
         )}
         {page.path === "/api-keys" && signedIn && <ApiPage />}
         {page.path === "/account" && signedIn && <AccountPage />}
+        {page.path === "/provider" && signedIn && <ProviderPage address={session!.address!} />}
       </main>
     </div>
   );

@@ -1,3 +1,4 @@
+import { providerOpenApiPaths } from "../providers/providerOpenApi";
 import { errorResponse, json, ok, ref, type Json } from "./openApiJson";
 
 const SESSION = [{ sessionCookie: [] }];
@@ -225,6 +226,7 @@ export function openApiPaths(): Json {
         },
       },
     },
+    ...providerOpenApiPaths(),
     "/api/providers/{address}/vouchers": {
       get: {
         summary: "A provider's latest signed voucher per payer, for settling without the gateway",

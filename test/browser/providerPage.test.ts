@@ -1,0 +1,157 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { expect } from "chai";
+import type { HDNodeWallet } from "ethers";
+import OpenAI from "openai";
+import pino from "pino";
+import type { BrowserContext, Page } from "playwright-core";
+import { loadConfig } from "../../server/config";
+import { DEMO_MODEL } from "../../server/demo/demoModel";
+import { DEMO_PROVIDER } from "../../server/demo/demoProvider";
+import { LOCAL_ROLES } from "../../server/main/chain/localAccounts";
+import { startLocalNetwork, type LocalNetwork } from "../../server/main/localNetwork";
+import { MockUSDC__factory, UsageEscrow__factory } from "../../typechain-types";
+import { createTestDatabase, type TestDatabase } from "../support/database";
+import { ensureWebAppBuilt, injectWallet, launchChromium, SCREENSHOTS } from "./support/browserSupport";
+
+/**
+ * The Provider page in headless Chromium against the local network, signed in as the demo
+ * provider (Hardhat account #2, which serves the demo echo model): it sees its upstream and its
+ * earnings once the settlement worker has settled usage driven through the SDK, claims them
+ * through the wallet, and downloads its signed vouchers.
+ */
+describe("the Provider page in a browser", function () {
+  this.timeout(120_000);
+
+  let testDatabase: TestDatabase;
+  let dataDir: string;
+  let profileDir: string;
+  let network: LocalNetwork;
+  let context: BrowserContext;
+  let page: Page;
+  let provider: HDNodeWallet;
+  let origin: string;
+
+  before(async function () {
+    ensureWebAppBuilt();
+    testDatabase = await createTestDatabase();
+    dataDir = mkdtempSync(path.join(os.tmpdir(), "shareai-provider-browser-"));
+    profileDir = mkdtempSync(path.join(os.tmpdir(), "shareai-chromium-"));
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    network = await startLocalNetwork(
+      loadConfig({
+        PORT: "0",
+        LOG_LEVEL: "silent",
+        DATABASE_URL: testDatabase.url,
+        PG_DATA_DIR: path.join(dataDir, "postgres"),
+        LOCAL_CHAIN_PORT: "0",
+        HEALTH_CHECK_INTERVAL_MS: "600000",
+        CATALOG_CACHE_TTL_MS: "0",
+        API_KEY_CACHE_TTL_MS: "0",
+        SHUTDOWN_GRACE_MS: "2000",
+        SETTLEMENT_INTERVAL_MS: "0",
+        SETTLEMENT_THRESHOLD_BASE: "1",
+        SETTLEMENT_POLL_MS: "600000",
+        CHAIN_POLL_INTERVAL_MS: "200",
+      }),
+      { logger: pino({ level: "silent" }), chain: "local", demoWordDelayMs: 0 },
+    );
+    origin = network.url.replace(/\/v1$/, "");
+    provider = network.localChain!.account(LOCAL_ROLES.demoProvider);
+    expect(provider.address.toLowerCase()).to.equal(DEMO_PROVIDER.payoutAddress);
+    context = await launchChromium(profileDir, path.join(dataDir, "downloads"));
+    await injectWallet(context, provider, network.localChain!.provider);
+    page = context.pages()[0] ?? (await context.newPage());
+    page.on("pageerror", (error) => console.error("page error:", error));
+  });
+
+  after(async () => {
+    await context?.close();
+    await network?.stop();
+    await testDatabase?.drop();
+    for (const dir of [dataDir, profileDir]) if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("serves requests through the SDK, and the settlement worker settles them", async () => {
+    const demo = network.demo!;
+    const client = new OpenAI({ baseURL: network.url, apiKey: demo.apiKey, maxRetries: 0 });
+    for (let i = 0; i < 3; i++) {
+      const reply = await client.chat.completions.create({
+        model: DEMO_MODEL.id,
+        messages: [{ role: "user", content: `provider page ${i}` }],
+      });
+      expect(reply.choices[0].message.content).to.equal(`You said: provider page ${i}`);
+    }
+    const chain = network.localChain!;
+    const escrow = UsageEscrow__factory.connect(chain.escrowAddress, chain.provider);
+    const workers = network.gateway.chain!.workers;
+    const deadline = Date.now() + 30_000;
+    while ((await escrow.settledAmount(demo.account, provider.address)) === 0n) {
+      expect(Date.now(), "settled within 30 s").to.be.below(deadline);
+      await workers.worker.tick();
+      await new Promise((wake) => setTimeout(wake, 300));
+    }
+    await workers.waitForMirror(await chain.provider.getBlockNumber());
+    expect((await escrow.earningsOf(provider.address)) > 0n, "earnings to claim").to.equal(true);
+  });
+
+  it("signs in as the demo provider and sees its upstream, requests, tokens and earnings", async () => {
+    await page.goto(`${origin}/provider`);
+    await page.getByRole("button", { name: "Sign in with Ethereum" }).first().click();
+    await page.getByTestId("signed-in-address").waitFor();
+    await page.getByTestId("payout-address").waitFor();
+    expect(await page.getByTestId("payout-address").innerText()).to.equal(DEMO_PROVIDER.payoutAddress);
+    const row = page.locator("[data-testid=upstreams-table] tbody tr", { hasText: DEMO_MODEL.id });
+    await row.waitFor();
+    expect(await row.innerText()).to.include(network.demo!.upstreamBaseUrl);
+    expect(Number(await page.getByTestId("requests-served").innerText())).to.be.at.least(3);
+    expect(Number((await page.getByTestId("tokens-served").innerText()).replace(/\D/g, ""))).to.be.greaterThan(0);
+
+    const unclaimedBase = await UsageEscrow__factory.connect(network.localChain!.escrowAddress, network.localChain!.provider).earningsOf(
+      provider.address,
+    );
+    const unclaimed = page.getByTestId("tile-unclaimed").locator(".money");
+    expect(await unclaimed.getAttribute("title")).to.equal(`${unclaimedBase} base units (1 USDC = 1,000,000)`);
+
+    await row.getByRole("button", { name: "Check now" }).click();
+    await row.getByTestId("upstream-health").getByText(/healthy/).waitFor({ timeout: 10_000 });
+  });
+
+  it("claims its earnings through the wallet: its USDC balance goes up by exactly the unclaimed amount", async () => {
+    const chain = network.localChain!;
+    const usdc = MockUSDC__factory.connect(chain.tokenAddress, chain.provider);
+    const escrow = UsageEscrow__factory.connect(chain.escrowAddress, chain.provider);
+    const unclaimed = await escrow.earningsOf(provider.address);
+    const before = await usdc.balanceOf(provider.address);
+    const section = page.getByTestId("claim");
+    await section.getByRole("button", { name: "Claim earnings" }).click();
+    await section.getByTestId("claim-progress").waitFor();
+    await section.getByTestId("claim-status").waitFor({ timeout: 30_000 });
+    expect((await usdc.balanceOf(provider.address)) - before).to.equal(unclaimed);
+    expect(await escrow.earningsOf(provider.address)).to.equal(0n);
+    const tile = page.getByTestId("tile-unclaimed").locator(".money");
+    const deadline = Date.now() + 20_000;
+    while ((await tile.getAttribute("title")) !== "0 base units (1 USDC = 1,000,000)") {
+      expect(Date.now(), "the page shows the claim within 20 s").to.be.below(deadline);
+      await new Promise((wake) => setTimeout(wake, 250));
+    }
+    expect(await page.getByTestId("tile-claimed").locator(".money").getAttribute("title")).to.equal(
+      `${unclaimed} base units (1 USDC = 1,000,000)`,
+    );
+  });
+
+  it("downloads its signed vouchers as a file for self-settlement", async () => {
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("button", { name: "Download signed vouchers" }).click(),
+    ]);
+    expect(download.suggestedFilename()).to.equal(`shareai-vouchers-${DEMO_PROVIDER.payoutAddress}.json`);
+    const file = JSON.parse(readFileSync((await download.path())!, "utf8"));
+    expect(file.format).to.equal("shareai-provider-vouchers/1");
+    expect(file.vouchers.length).to.be.at.least(1);
+    expect(file.vouchers[0].payer ?? file.vouchers[0].voucher?.payer).to.be.a("string");
+    await page.getByTestId("vouchers-saved").waitFor();
+    await page.screenshot({ path: path.join(SCREENSHOTS, "provider.png"), fullPage: true });
+  });
+});
