@@ -26,6 +26,13 @@ function integer(min: number, max: number, fallback: number): z.ZodType<number> 
     .transform((value) => value ?? fallback);
 }
 
+function flag(fallback: boolean): z.ZodType<boolean> {
+  return z
+    .enum(["true", "false", "1", "0", "yes", "no"], { error: "must be true or false" })
+    .optional()
+    .transform((value) => (value === undefined ? fallback : ["true", "1", "yes"].includes(value)));
+}
+
 function url(protocols: readonly string[]): z.ZodType<string | null> {
   return z
     .string()
@@ -343,6 +350,12 @@ export const CONFIG_VARIABLES = {
       "How long a sign-in nonce (GET /api/auth/nonce) may wait for its signed message; each nonce signs in once.",
     defaultText: "600000",
     schema: integer(10_000, DAY_MS, 600_000),
+  },
+  PROVIDER_UPSTREAM_ALLOW_PRIVATE: {
+    description:
+      "Whether providers may register upstreams on loopback, private or link-local addresses from the Provider page. The gateway calls those URLs itself (SSRF): set false in production; true suits a local network.",
+    defaultText: "true",
+    schema: flag(true),
   },
 } satisfies Record<string, ConfigVariable>;
 

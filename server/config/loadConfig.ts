@@ -27,7 +27,7 @@ export interface GatewayConfig {
   shutdownGraceMs: number;
   upstreamKeyEncryptionKey: Buffer | null;
   /** The web API's settings (sign-in). */
-  web: { chainId: number; sessionTtlMs: number; nonceTtlMs: number };
+  web: { chainId: number; sessionTtlMs: number; nonceTtlMs: number; providerUpstreamAllowPrivate: boolean };
   /** The escrow's chain: what the chain watcher and the settlement worker read. */
   chain: ChainConfig;
   /** The settlement worker's keys and the settings given (unset ones take the worker's or the local network's defaults). */
@@ -137,7 +137,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     catalogCacheTtlMs: v.CATALOG_CACHE_TTL_MS,
     shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
     upstreamKeyEncryptionKey: v.UPSTREAM_KEY_ENCRYPTION_KEY,
-    web: { chainId: v.CHAIN_ID, sessionTtlMs: v.SESSION_TTL_MS, nonceTtlMs: v.SIWE_NONCE_TTL_MS },
+    web: {
+      chainId: v.CHAIN_ID,
+      sessionTtlMs: v.SESSION_TTL_MS,
+      nonceTtlMs: v.SIWE_NONCE_TTL_MS,
+      providerUpstreamAllowPrivate: v.PROVIDER_UPSTREAM_ALLOW_PRIVATE,
+    },
     chain: {
       rpcUrl: v.RPC_URL,
       escrowAddress: v.ESCROW_ADDRESS,

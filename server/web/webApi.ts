@@ -120,7 +120,10 @@ export function createWebApi(inputs: WebApiInputs): Router {
   router.get("/api/usage.csv", ...signedIn, exportUsageCsv(web));
   router.get("/api/usage/daily", ...signedIn, dailyUsage(web));
 
-  registerProviderRoutes(router, { signedIn, signedInWriting, jsonBody: kit.jsonBody }, { store: web.stores.providerPortal });
+  registerProviderRoutes(router, { signedIn, signedInWriting, jsonBody: kit.jsonBody }, {
+    store: web.stores.providerPortal,
+    allowPrivateAddresses: web.config.providerUpstreamAllowPrivate,
+  });
 
   deps.extraRoutes?.(router, kit);
   return router;

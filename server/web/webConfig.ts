@@ -7,12 +7,15 @@ export interface WebConfig {
   chainId: number;
   sessionTtlMs: number;
   nonceTtlMs: number;
+  /** Whether the Provider page may register upstreams on loopback/private/link-local addresses. */
+  providerUpstreamAllowPrivate: boolean;
 }
 
 const webEnvSchema = z.object({
   CHAIN_ID: CONFIG_VARIABLES.CHAIN_ID.schema as z.ZodType<number>,
   SESSION_TTL_MS: CONFIG_VARIABLES.SESSION_TTL_MS.schema as z.ZodType<number>,
   SIWE_NONCE_TTL_MS: CONFIG_VARIABLES.SIWE_NONCE_TTL_MS.schema as z.ZodType<number>,
+  PROVIDER_UPSTREAM_ALLOW_PRIVATE: CONFIG_VARIABLES.PROVIDER_UPSTREAM_ALLOW_PRIVATE.schema as z.ZodType<boolean>,
 });
 
 /**
@@ -28,6 +31,7 @@ export function loadWebConfig(env: NodeJS.ProcessEnv = process.env): WebConfig {
     CHAIN_ID: raw("CHAIN_ID"),
     SESSION_TTL_MS: raw("SESSION_TTL_MS"),
     SIWE_NONCE_TTL_MS: raw("SIWE_NONCE_TTL_MS"),
+    PROVIDER_UPSTREAM_ALLOW_PRIVATE: raw("PROVIDER_UPSTREAM_ALLOW_PRIVATE"),
   });
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((issue) => `${String(issue.path[0])} ${issue.message}`));
@@ -36,5 +40,6 @@ export function loadWebConfig(env: NodeJS.ProcessEnv = process.env): WebConfig {
     chainId: parsed.data.CHAIN_ID,
     sessionTtlMs: parsed.data.SESSION_TTL_MS,
     nonceTtlMs: parsed.data.SIWE_NONCE_TTL_MS,
+    providerUpstreamAllowPrivate: parsed.data.PROVIDER_UPSTREAM_ALLOW_PRIVATE,
   };
 }

@@ -24,10 +24,10 @@ import { checkUpstream, resolvesToPrivateAddress, type UpstreamHealth } from "./
 export interface ProviderRouteOptions {
   store: ProviderPortalStore | undefined;
   /**
-   * Whether an upstream URL may name a loopback, private or link-local address. Default: the
-   * environment's PROVIDER_UPSTREAM_ALLOW_PRIVATE, which defaults to true (local development).
+   * Whether an upstream URL may name a loopback, private or link-local address
+   * (PROVIDER_UPSTREAM_ALLOW_PRIVATE: true for a local network, false in production).
    */
-  allowPrivateAddresses?: boolean;
+  allowPrivateAddresses: boolean;
   healthTimeoutMs?: number;
 }
 
@@ -57,8 +57,7 @@ const CheckBodySchema = z.object({ api_key: z.string().min(1).max(4000).optional
 const PatchUpstreamBodySchema = z.object({ enabled: z.boolean() }).strict();
 
 export function registerProviderRoutes(router: Router, mw: ProviderRouteMiddleware, options: ProviderRouteOptions): void {
-  const allowPrivate =
-    options.allowPrivateAddresses ?? !/^(0|false|no)$/i.test(process.env.PROVIDER_UPSTREAM_ALLOW_PRIVATE ?? "true");
+  const allowPrivate = options.allowPrivateAddresses;
   const timeoutMs = options.healthTimeoutMs;
   /** The last live check of each upstream, in this gateway instance. */
   const lastChecks = new Map<string, UpstreamHealth>();

@@ -169,10 +169,9 @@ describe("web API: provider", () => {
   });
 
   it("refuses private upstream addresses when PROVIDER_UPSTREAM_ALLOW_PRIVATE=false", async () => {
-    process.env.PROVIDER_UPSTREAM_ALLOW_PRIVATE = "false";
     let strict: WebHarness | undefined;
     try {
-      strict = await startWebHarness();
+      strict = await startWebHarness({ env: { PROVIDER_UPSTREAM_ALLOW_PRIVATE: "false" } });
       await strict.db.models.upsert(MODEL);
       const { browser } = await strict.signedIn();
       await browser.post("/api/provider", { name: "strict" });
@@ -185,7 +184,6 @@ describe("web API: provider", () => {
       }
       expect(healthy.requests.length, "never called").to.equal(before);
     } finally {
-      delete process.env.PROVIDER_UPSTREAM_ALLOW_PRIVATE;
       await strict?.close();
     }
   });
