@@ -39,7 +39,14 @@ describe("web API building blocks", () => {
   });
 
   it("reads its variables with defaults, and refuses bad ones", () => {
-    expect(loadWebConfig({})).to.deep.equal({ chainId: 31337, sessionTtlMs: 604_800_000, nonceTtlMs: 600_000 });
+    expect(loadWebConfig({})).to.deep.equal({
+      chainId: 31337,
+      sessionTtlMs: 604_800_000,
+      nonceTtlMs: 600_000,
+      providerUpstreamAllowPrivate: true,
+    });
+    expect(loadWebConfig({ PROVIDER_UPSTREAM_ALLOW_PRIVATE: "false" })).to.include({ providerUpstreamAllowPrivate: false });
+    expect(() => loadWebConfig({ PROVIDER_UPSTREAM_ALLOW_PRIVATE: "maybe" })).to.throw(/PROVIDER_UPSTREAM_ALLOW_PRIVATE/);
     expect(loadWebConfig({ CHAIN_ID: "8453", SESSION_TTL_MS: "3600000" })).to.include({
       chainId: 8453,
       sessionTtlMs: 3_600_000,
