@@ -4,15 +4,13 @@ import path from "node:path";
 import { expect } from "chai";
 import type { HDNodeWallet } from "ethers";
 import OpenAI from "openai";
-import pino from "pino";
 import type { BrowserContext, Page } from "playwright-core";
-import { loadConfig } from "../../server/config";
 import { DEMO_MODEL } from "../../server/demo/demoModel";
 import { DEMO_PROVIDER } from "../../server/demo/demoProvider";
 import { LOCAL_ROLES } from "../../server/main/chain/localAccounts";
-import { startLocalNetwork, type LocalNetwork } from "../../server/main/localNetwork";
+import type { LocalNetwork } from "../../server/main/localNetwork";
 import { MockUSDC__factory, UsageEscrow__factory } from "../../typechain-types";
-import { createTestDatabase, type TestDatabase } from "../support/database";
+import { startTestLocalNetwork, type TestLocalNetwork } from "../support/testLocalNetwork";
 import { ensureWebAppBuilt, injectWallet, launchChromium, SCREENSHOTS } from "./support/browserSupport";
 
 /**
@@ -24,8 +22,7 @@ import { ensureWebAppBuilt, injectWallet, launchChromium, SCREENSHOTS } from "./
 describe("the Provider page in a browser", function () {
   this.timeout(120_000);
 
-  let testDatabase: TestDatabase;
-  let dataDir: string;
+  let local: TestLocalNetwork;
   let profileDir: string;
   let network: LocalNetwork;
   let context: BrowserContext;
@@ -35,32 +32,14 @@ describe("the Provider page in a browser", function () {
 
   before(async function () {
     ensureWebAppBuilt();
-    testDatabase = await createTestDatabase();
-    dataDir = mkdtempSync(path.join(os.tmpdir(), "shareai-provider-browser-"));
     profileDir = mkdtempSync(path.join(os.tmpdir(), "shareai-chromium-"));
     mkdirSync(SCREENSHOTS, { recursive: true });
-    network = await startLocalNetwork(
-      loadConfig({
-        PORT: "0",
-        LOG_LEVEL: "silent",
-        DATABASE_URL: testDatabase.url,
-        PG_DATA_DIR: path.join(dataDir, "postgres"),
-        LOCAL_CHAIN_PORT: "0",
-        HEALTH_CHECK_INTERVAL_MS: "600000",
-        CATALOG_CACHE_TTL_MS: "0",
-        API_KEY_CACHE_TTL_MS: "0",
-        SHUTDOWN_GRACE_MS: "2000",
-        SETTLEMENT_INTERVAL_MS: "0",
-        SETTLEMENT_THRESHOLD_BASE: "1",
-        SETTLEMENT_POLL_MS: "600000",
-        CHAIN_POLL_INTERVAL_MS: "200",
-      }),
-      { logger: pino({ level: "silent" }), chain: "local", demoWordDelayMs: 0 },
-    );
+    local = await startTestLocalNetwork("provider-browser");
+    network = local.network;
     origin = network.url.replace(/\/v1$/, "");
     provider = network.localChain!.account(LOCAL_ROLES.demoProvider);
     expect(provider.address.toLowerCase()).to.equal(DEMO_PROVIDER.payoutAddress);
-    context = await launchChromium(profileDir, path.join(dataDir, "downloads"));
+    context = await launchChromium(profileDir, path.join(local.dataDir, "downloads"));
     await injectWallet(context, provider, network.localChain!.provider);
     page = context.pages()[0] ?? (await context.newPage());
     page.on("pageerror", (error) => console.error("page error:", error));
@@ -68,9 +47,8 @@ describe("the Provider page in a browser", function () {
 
   after(async () => {
     await context?.close();
-    await network?.stop();
-    await testDatabase?.drop();
-    for (const dir of [dataDir, profileDir]) if (dir) rmSync(dir, { recursive: true, force: true });
+    await local?.stop();
+    if (profileDir) rmSync(profileDir, { recursive: true, force: true });
   });
 
   it("serves requests through the SDK, and the settlement worker settles them", async () => {

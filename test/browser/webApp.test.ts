@@ -1,21 +1,18 @@
-import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { expect } from "chai";
-import { getBytes, type HDNodeWallet } from "ethers";
+import type { HDNodeWallet } from "ethers";
 import OpenAI from "openai";
-import pino from "pino";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
-import { loadConfig } from "../../server/config";
+import type { BrowserContext, Page } from "playwright-core";
 import { DEMO_MODEL } from "../../server/demo/demoModel";
 import { FIRST_FREE_LOCAL_ACCOUNT, LOCAL_ROLES } from "../../server/main/chain/localAccounts";
-import { startLocalNetwork, type LocalNetwork } from "../../server/main/localNetwork";
-import { webAppBuilt } from "../../server/web/static/staticSite";
+import type { LocalNetwork } from "../../server/main/localNetwork";
 import { DEMO_PROVIDER } from "../../server/demo/demoProvider";
 import { MockUSDC__factory, UsageEscrow__factory } from "../../typechain-types";
-import { createTestDatabase, type TestDatabase } from "../support/database";
+import { startTestLocalNetwork, type TestLocalNetwork } from "../support/testLocalNetwork";
+import { ensureWebAppBuilt, injectWallet, launchChromium, SCREENSHOTS } from "./support/browserSupport";
 
 /**
  * The web app in headless Debian Chromium against the whole local network in this process, with a
@@ -24,15 +21,11 @@ import { createTestDatabase, type TestDatabase } from "../support/database";
  * the official SDK, see the usage on the Account page. A screenshot of each page goes to
  * test-output/screenshots/.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const SCREENSHOTS = path.resolve(__dirname, "../../test-output/screenshots");
-const REPO = path.resolve(__dirname, "../..");
 
 describe("the web app in a browser", function () {
   this.timeout(90_000);
 
-  let testDatabase: TestDatabase;
-  let dataDir: string;
+  let local: TestLocalNetwork;
   let profileDir: string;
   let network: LocalNetwork;
   let context: BrowserContext;
@@ -42,36 +35,11 @@ describe("the web app in a browser", function () {
   let secret: string;
 
   before(async function () {
-    // The gateway serves the app only when it has been built (`npm run build:web`).
-    if (!webAppBuilt()) {
-      execFileSync(process.execPath, [path.join(REPO, "node_modules/vite/bin/vite.js"), "build", "--config", "web/vite.config.ts", "--logLevel", "error"], {
-        cwd: REPO,
-        stdio: "inherit",
-      });
-    }
-    testDatabase = await createTestDatabase();
-    dataDir = mkdtempSync(path.join(os.tmpdir(), "shareai-browser-"));
+    ensureWebAppBuilt();
     profileDir = mkdtempSync(path.join(os.tmpdir(), "shareai-chromium-"));
     mkdirSync(SCREENSHOTS, { recursive: true });
-    network = await startLocalNetwork(
-      loadConfig({
-        PORT: "0",
-        LOG_LEVEL: "silent",
-        DATABASE_URL: testDatabase.url,
-        PG_DATA_DIR: path.join(dataDir, "postgres"),
-        LOCAL_CHAIN_PORT: "0",
-        HEALTH_CHECK_INTERVAL_MS: "600000",
-        CATALOG_CACHE_TTL_MS: "0",
-        API_KEY_CACHE_TTL_MS: "0",
-        SHUTDOWN_GRACE_MS: "2000",
-        // Settle whatever is there when the test ticks the worker.
-        SETTLEMENT_INTERVAL_MS: "0",
-        SETTLEMENT_THRESHOLD_BASE: "1",
-        SETTLEMENT_POLL_MS: "600000",
-        CHAIN_POLL_INTERVAL_MS: "200",
-      }),
-      { logger: pino({ level: "silent" }), chain: "local", demoWordDelayMs: 0 },
-    );
+    local = await startTestLocalNetwork("browser");
+    network = local.network;
     origin = network.url.replace(/\/v1$/, "");
     const chain = network.localChain!;
     user = chain.account(FIRST_FREE_LOCAL_ACCOUNT + 1);
@@ -79,19 +47,7 @@ describe("the web app in a browser", function () {
     const usdc = MockUSDC__factory.connect(chain.tokenAddress, chain.account(LOCAL_ROLES.deployer));
     await (await usdc.mint(user.address, 20_000_000n)).wait();
 
-    context = await chromium.launchPersistentContext(profileDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-      ],
-      viewport: { width: 1280, height: 900 },
-    });
+    context = await launchChromium(profileDir);
     await injectWallet(context, user, chain.provider);
     page = context.pages()[0] ?? (await context.newPage());
     page.on("pageerror", (error) => console.error("page error:", error));
@@ -99,9 +55,8 @@ describe("the web app in a browser", function () {
 
   after(async () => {
     await context?.close();
-    await network?.stop();
-    await testDatabase?.drop();
-    for (const dir of [dataDir, profileDir]) if (dir) rmSync(dir, { recursive: true, force: true });
+    await local?.stop();
+    if (profileDir) rmSync(profileDir, { recursive: true, force: true });
   });
 
   it("shows the public model catalog with prices and providers online", async () => {
@@ -285,69 +240,4 @@ async function expect_text(locator: ReturnType<Page["locator"]>, text: string): 
     await new Promise((wake) => setTimeout(wake, 200));
   }
   expect(last).to.equal(text);
-}
-
-/**
- * `window.ethereum` as an EIP-1193 provider whose requests run here, in Node: accounts and
- * signatures from the test wallet, anything else passed to the chain's RPC.
- */
-async function injectWallet(
-  context: BrowserContext,
-  wallet: HDNodeWallet,
-  provider: { send(method: string, params: unknown[]): Promise<unknown> },
-): Promise<void> {
-  const { chainId } = await wallet.provider!.getNetwork();
-  await context.exposeFunction("__testWalletRequest", async (method: string, params: unknown[] = []) => {
-    try {
-      switch (method) {
-        case "eth_requestAccounts":
-        case "eth_accounts":
-          return { result: [wallet.address.toLowerCase()] };
-        case "eth_chainId":
-          return { result: `0x${chainId.toString(16)}` };
-        case "net_version":
-          return { result: chainId.toString() };
-        case "personal_sign": {
-          const [message] = params as [string, string];
-          return { result: await wallet.signMessage(getBytes(message)) };
-        }
-        case "eth_signTypedData_v4": {
-          const [, json] = params as [string, string];
-          const { domain, types, message } = JSON.parse(json);
-          delete types.EIP712Domain;
-          return { result: await wallet.signTypedData(domain, types, message) };
-        }
-        case "eth_sendTransaction": {
-          const [tx] = params as [{ to?: string; data?: string; value?: string; gas?: string }];
-          const sent = await wallet.sendTransaction({ to: tx.to, data: tx.data, value: tx.value, gasLimit: tx.gas });
-          return { result: sent.hash };
-        }
-        default:
-          return { result: await provider.send(method, params) };
-      }
-    } catch (error) {
-      const e = error as { code?: number; message?: string };
-      return { error: { code: typeof e.code === "number" ? e.code : -32603, message: e.message ?? String(error) } };
-    }
-  });
-  await context.addInitScript(() => {
-    const call = (globalThis as unknown as { __testWalletRequest: (m: string, p: unknown[]) => Promise<{ result?: unknown; error?: { code: number; message: string } }> })
-      .__testWalletRequest;
-    (globalThis as unknown as { ethereum: unknown }).ethereum = {
-      isTestWallet: true,
-      async request({ method, params }: { method: string; params?: unknown[] }) {
-        // A test sets `__testWalletReject` to a method name: the next such request is refused, as a user would.
-        const state = globalThis as unknown as { __testWalletReject?: string };
-        if (state.__testWalletReject === method) {
-          delete state.__testWalletReject;
-          throw Object.assign(new Error("User rejected the request."), { code: 4001 });
-        }
-        const answer = await call(method, params ?? []);
-        if (answer.error) throw Object.assign(new Error(answer.error.message), { code: answer.error.code });
-        return answer.result;
-      },
-      on() {},
-      removeListener() {},
-    };
-  });
 }

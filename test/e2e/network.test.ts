@@ -16,7 +16,8 @@ import { connectEscrowReader } from "../../server/chain/escrowReader";
 import { parseReceiptBundle } from "../../server/settlement/receiptBundle";
 import { verifyReceipt } from "../../server/settlement/verifyReceipt";
 import { runJson, runShareai } from "../server/cli/support/runInProcess";
-import { createTestDatabase, type TestDatabase } from "../support/database";
+import { createTestDatabase } from "../support/database";
+import { startTestLocalNetwork, type TestLocalNetwork } from "../support/testLocalNetwork";
 
 /**
  * The whole network, in this process: a local Hardhat chain with MockUSDC and the escrow, Postgres,
@@ -32,8 +33,7 @@ const DEPOSIT = 5n * USDC;
 describe("the local network, end to end", function () {
   this.timeout(90_000);
 
-  let testDatabase: TestDatabase;
-  let dataDir: string;
+  let local: TestLocalNetwork;
   let network: LocalNetwork;
   let usdc: MockUSDC;
   let escrow: UsageEscrow;
@@ -44,29 +44,8 @@ describe("the local network, end to end", function () {
   let meteredMicros = 0n;
 
   before(async () => {
-    testDatabase = await createTestDatabase();
-    dataDir = mkdtempSync(path.join(os.tmpdir(), "shareai-e2e-"));
-    env = {
-      PORT: "0",
-      LOG_LEVEL: "silent",
-      DATABASE_URL: testDatabase.url,
-      PG_DATA_DIR: path.join(dataDir, "postgres"),
-      LOCAL_CHAIN_PORT: "0",
-      HEALTH_CHECK_INTERVAL_MS: "600000",
-      CATALOG_CACHE_TTL_MS: "0",
-      API_KEY_CACHE_TTL_MS: "0",
-      SHUTDOWN_GRACE_MS: "2000",
-      // Settle whatever is there at each tick; the test ticks the worker itself.
-      SETTLEMENT_INTERVAL_MS: "0",
-      SETTLEMENT_THRESHOLD_BASE: "1",
-      SETTLEMENT_POLL_MS: "600000",
-      CHAIN_POLL_INTERVAL_MS: "200",
-    };
-    network = await startLocalNetwork(loadConfig(env), {
-      logger: pino({ level: "silent" }),
-      chain: "local",
-      demoWordDelayMs: 0,
-    });
+    local = await startTestLocalNetwork("e2e");
+    ({ network, env } = local);
     const chain = network.localChain!;
     usdc = MockUSDC__factory.connect(chain.tokenAddress, chain.account(LOCAL_ROLES.deployer));
     escrow = UsageEscrow__factory.connect(chain.escrowAddress, chain.provider);
@@ -74,9 +53,7 @@ describe("the local network, end to end", function () {
   });
 
   after(async () => {
-    await network?.stop();
-    await testDatabase?.drop();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    await local?.stop();
   });
 
   it("runs the chain, the escrow, the workers and a funded demo", async () => {

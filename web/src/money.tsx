@@ -30,3 +30,16 @@ export function UsdcBase({ base }: { base: bigint | string }) {
   const value = typeof base === "string" ? BigInt(base) : base;
   return <Usdc amount={{ base: value.toString(), usdc: baseToUsdc(value), micros: (value * 1_000_000n).toString() }} />;
 }
+
+/** One amount of a balance split (Account and Provider pages): a label, the amount, what it means. */
+export function AmountTile(props: { label: string; hint: string; amount: Amount; testId: string; primary?: boolean }) {
+  return (
+    <div className={`tile ${props.primary ? "primary" : ""}`} data-testid={`tile-${props.testId}`}>
+      <div className="tile-label">{props.label}</div>
+      <div className="tile-value">
+        <Usdc amount={props.amount} />
+      </div>
+      <div className="tile-hint">{props.hint}</div>
+    </div>
+  );
+}

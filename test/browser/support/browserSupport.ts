@@ -7,8 +7,7 @@ import { webAppBuilt } from "../../../server/web/static/staticSite";
 
 /**
  * What the browser tests share: building the web app when needed, launching headless Debian
- * Chromium, and a test wallet injected as `window.ethereum`. (webApp.test.ts keeps its own copy
- * of the wallet for now; new browser tests use this one.)
+ * Chromium, and a test wallet injected as `window.ethereum`.
  */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 export const SCREENSHOTS = path.resolve(__dirname, "../../../test-output/screenshots");

@@ -2,7 +2,7 @@ import { useCallback, useEffect, useState } from "react";
 import { api, type Account } from "../api";
 import { UsageHistory } from "./Usage";
 import { Withdrawal } from "./Withdrawal";
-import { Usdc, UsdcBase, usdcToBase } from "../money";
+import { AmountTile, Usdc, UsdcBase, usdcToBase } from "../money";
 import { depositWithPermit, plainError, walletTokenBalance, type DepositStep } from "../wallet";
 
 const STEPS: { step: DepositStep; label: string }[] = [
@@ -56,10 +56,10 @@ function Balance({ account }: { account: Account }) {
         Escrow balance of <code>{account.address}</code> (updated {new Date(b.updated_at).toLocaleTimeString()}).
       </p>
       <div className="tiles" data-testid="balance">
-        <Tile label="Available" hint="What new requests can spend" amount={b.available} testId="available" primary />
-        <Tile label="Held by requests in flight" hint="The worst case of the requests running now" amount={b.held} testId="held" />
-        <Tile label="Used, not yet settled" hint="Metered usage the next settlement pays on chain" amount={b.unsettled} testId="unsettled" />
-        <Tile
+        <AmountTile label="Available" hint="What new requests can spend" amount={b.available} testId="available" primary />
+        <AmountTile label="Held by requests in flight" hint="The worst case of the requests running now" amount={b.held} testId="held" />
+        <AmountTile label="Used, not yet settled" hint="Metered usage the next settlement pays on chain" amount={b.unsettled} testId="unsettled" />
+        <AmountTile
           label="Thawing"
           hint={b.thaw_ends_at ? `Withdrawable after ${new Date(b.thaw_ends_at).toLocaleString()}` : "Asked to be withdrawn; not spendable"}
           amount={b.thawing}
@@ -72,16 +72,6 @@ function Balance({ account }: { account: Account }) {
         {account.chain.chain_id}
       </p>
     </>
-  );
-}
-
-function Tile(props: { label: string; hint: string; amount: Account["balance"]["available"]; testId: string; primary?: boolean }) {
-  return (
-    <div className={`tile ${props.primary ? "primary" : ""}`} data-testid={`tile-${props.testId}`}>
-      <div className="tile-label">{props.label}</div>
-      <div className="tile-value"><Usdc amount={props.amount} /></div>
-      <div className="tile-hint">{props.hint}</div>
-    </div>
   );
 }
 

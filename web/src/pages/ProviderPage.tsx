@@ -1,7 +1,7 @@
 import { Contract } from "ethers";
 import { useCallback, useEffect, useState } from "react";
 import { api, ApiError, type Provider, type Upstream, type UpstreamHealth } from "../api";
-import { Usdc, UsdcBase } from "../money";
+import { AmountTile, Usdc, UsdcBase } from "../money";
 import { connectWallet, plainError, walletTokenBalance } from "../wallet";
 
 type ClaimStep = "signing" | "submitted" | "confirmed";
@@ -110,10 +110,10 @@ function Earnings({ provider }: { provider: Provider }) {
         tokens · {s.settlement_count} settlement{s.settlement_count === 1 ? "" : "s"}
       </p>
       <div className="tiles" data-testid="provider-earnings">
-        <Tile label="Unclaimed on chain" hint="Yours in the escrow now; claim it to your wallet" amount={e.unclaimed} testId="unclaimed" primary />
-        <Tile label="Earned, settled" hint="Your share of everything settled on chain" amount={e.earned} testId="earned" />
-        <Tile label="Claimed" hint="Already sent to your wallet" amount={e.claimed} testId="claimed" />
-        <Tile
+        <AmountTile label="Unclaimed on chain" hint="Yours in the escrow now; claim it to your wallet" amount={e.unclaimed} testId="unclaimed" primary />
+        <AmountTile label="Earned, settled" hint="Your share of everything settled on chain" amount={e.earned} testId="earned" />
+        <AmountTile label="Claimed" hint="Already sent to your wallet" amount={e.claimed} testId="claimed" />
+        <AmountTile
           label="Pending settlement"
           hint="Usage served but not yet settled on chain (before the 10% network fee)"
           amount={s.pending}
@@ -125,16 +125,6 @@ function Earnings({ provider }: { provider: Provider }) {
         payers in total: <Usdc amount={s.usage} />
       </p>
     </>
-  );
-}
-
-function Tile(props: { label: string; hint: string; amount: Provider["earnings"]["earned"]; testId: string; primary?: boolean }) {
-  return (
-    <div className={`tile ${props.primary ? "primary" : ""}`} data-testid={`tile-${props.testId}`}>
-      <div className="tile-label">{props.label}</div>
-      <div className="tile-value"><Usdc amount={props.amount} /></div>
-      <div className="tile-hint">{props.hint}</div>
-    </div>
   );
 }
 
