@@ -1,5 +1,4 @@
-import { getAddress, type Log, type Provider } from "ethers";
-import { UsageEscrow__factory } from "../../typechain-types";
+import { Contract, getAddress, type Log, type Provider } from "ethers";
 import type { UsageEscrow } from "../../typechain-types";
 import type { SettledEvent } from "../../typechain-types/contracts/UsageEscrow";
 import type { Address } from "../domain/types";
@@ -15,7 +14,26 @@ export interface EscrowReaderOptions {
 const DEFAULT_MAX_BLOCK_RANGE = 10_000;
 
 /**
- * The escrow as receipt verification reads it, through the typed bindings. Read-only: it needs
+ * The part of the escrow's ABI that receipt verification reads, and nothing else. This file is
+ * shared by the server and the web app (web/src/receiptCheck.ts), so it connects with a plain
+ * ethers `Contract` over these fragments, not with `UsageEscrow__factory`, which would put the
+ * contract's bytecode and whole ABI in the browser bundle; the TypeChain types are imported as
+ * types only (erased at build time). test/server/chain/escrowReaderAbi.test.ts checks each
+ * fragment against the compiled contract's ABI.
+ */
+export const ESCROW_READER_ABI = [
+  "function isSigner(address signer) view returns (bool)",
+  "function settledAmount(address payer, address provider) view returns (uint128)",
+  "event Settled(address indexed payer, address indexed provider, uint128 cumulativeAmount, uint256 paid, uint256 providerShare, uint256 fee, bytes32 usageRoot)",
+] as const;
+
+/** What {@link ESCROW_READER_ABI} gives, typed by TypeChain: using anything else fails to compile. */
+type EscrowReadContract = Pick<UsageEscrow, "isSigner" | "settledAmount" | "queryFilter" | "getAddress" | "interface"> & {
+  filters: Pick<UsageEscrow["filters"], "Settled">;
+};
+
+/**
+ * The escrow as receipt verification reads it, through an ABI-only contract typed by TypeChain. Read-only: it needs
  * a Provider, never a key. Fails at once if there is no contract at `escrowAddress`, rather than
  * later with an undecodable call result.
  */
@@ -27,7 +45,7 @@ export async function connectEscrowReader(
   const address = getAddress(escrowAddress);
   const [{ chainId }, code] = await Promise.all([provider.getNetwork(), provider.getCode(address)]);
   if (code === "0x") throw new Error(`no contract at ${address} on chain ${chainId}`);
-  const escrow = UsageEscrow__factory.connect(address, provider);
+  const escrow = new Contract(address, ESCROW_READER_ABI, provider) as unknown as EscrowReadContract;
   const fromBlock = options.fromBlock ?? 0;
   const maxBlockRange = options.maxBlockRange ?? DEFAULT_MAX_BLOCK_RANGE;
 
@@ -55,7 +73,7 @@ interface WantedEvent {
 /** The wanted `Settled` event among the logs of one (successful) transaction: one RPC call, no scan. */
 async function settledEventInTransaction(
   provider: Provider,
-  escrow: UsageEscrow,
+  escrow: EscrowReadContract,
   txHash: string,
   wanted: WantedEvent,
 ): Promise<SettledEventRecord | null> {
@@ -76,7 +94,7 @@ async function settledEventInTransaction(
  */
 async function latestSettledEvent(
   provider: Provider,
-  escrow: UsageEscrow,
+  escrow: EscrowReadContract,
   wanted: WantedEvent,
   fromBlock: number,
   maxBlockRange: number,
@@ -93,7 +111,7 @@ async function latestSettledEvent(
   return null;
 }
 
-function settledRecordOf(escrow: UsageEscrow, log: Log, wanted: WantedEvent): SettledEventRecord | null {
+function settledRecordOf(escrow: EscrowReadContract, log: Log, wanted: WantedEvent): SettledEventRecord | null {
   const parsed = escrow.interface.parseLog(log);
   if (!parsed || parsed.name !== "Settled") return null;
   const { payer, provider, cumulativeAmount, paid, usageRoot } = parsed.args as unknown as SettledEvent.OutputObject;

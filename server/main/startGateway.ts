@@ -128,6 +128,7 @@ export async function startGateway(
           apiKeys: database.apiKeyStore,
           models: database.modelCatalog,
           upstreams: database.upstreamDirectory,
+          upstreamHealth: database.upstreamHealth,
           ledger: database.ledger,
           rateLimiter: rateLimiter.limiter,
           readiness: database.readiness,

@@ -12,6 +12,7 @@ import { ModelRepository } from "./models/modelRepository";
 import { PostgresModelCatalog } from "./models/postgresModelCatalog";
 import { pgPoolOf } from "./pgPool";
 import { PostgresUpstreamDirectory } from "./providers/postgresUpstreamDirectory";
+import { PostgresUpstreamHealthLog } from "./providers/postgresUpstreamHealthLog";
 import { ProviderRepository } from "./providers/providerRepository";
 import { createDatabaseIfMissing, urlWithDatabase } from "./serverAdmin";
 import { SettlementTxRepository } from "./vouchers/settlementTxRepository";
@@ -46,6 +47,8 @@ export interface Database {
   apiKeyStore: ApiKeyStore;
   modelCatalog: ModelCatalog;
   upstreamDirectory: UpstreamDirectory;
+  /** Where upstream health checks are written (the gateway's checker, the Provider page's live check). */
+  upstreamHealth: PostgresUpstreamHealthLog;
   accounts: AccountRepository;
   apiKeys: ApiKeyRepository;
   models: ModelRepository;
@@ -105,6 +108,7 @@ function assemble(
     apiKeyStore: new PostgresApiKeyStore(pool, keyUses),
     modelCatalog: new PostgresModelCatalog(pool),
     upstreamDirectory: new PostgresUpstreamDirectory(pool, encryptionKey),
+    upstreamHealth: new PostgresUpstreamHealthLog(pool),
     accounts: new AccountRepository(dataSource),
     apiKeys: new ApiKeyRepository(dataSource, clock),
     models: new ModelRepository(dataSource),

@@ -11,7 +11,7 @@ import type { WebStores } from "./webContext";
  * builds these, tests may pass others.
  */
 export function postgresWebStores(
-  database: Pick<Database, "dataSource" | "accounts" | "apiKeys"> & Partial<Pick<Database, "providers" | "upstreamDirectory">>,
+  database: Pick<Database, "dataSource" | "accounts" | "apiKeys"> & Partial<Pick<Database, "providers">>,
 ): WebStores {
   const pool = pgPoolOf(database.dataSource);
   return {
@@ -22,8 +22,6 @@ export function postgresWebStores(
     accountKeys: new AccountKeys(pool),
     usage: new UsageHistory(pool),
     providerCounts: new ModelProviderCounts(pool),
-    providerPortal: database.providers
-      ? new PostgresProviderPortalStore(pool, database.providers, database.upstreamDirectory)
-      : undefined,
+    providerPortal: database.providers ? new PostgresProviderPortalStore(pool, database.providers) : undefined,
   };
 }

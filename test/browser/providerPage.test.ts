@@ -17,7 +17,8 @@ import { ensureWebAppBuilt, injectWallet, launchChromium, SCREENSHOTS } from "./
  * The Provider page in headless Chromium against the local network, signed in as the demo
  * provider (Hardhat account #2, which serves the demo echo model): it sees its upstream and its
  * earnings once the settlement worker has settled usage driven through the SDK, claims them
- * through the wallet, and downloads its signed vouchers.
+ * through the wallet, and downloads its signed vouchers; then adds a second upstream, edits and
+ * enables it, and removes it.
  */
 describe("the Provider page in a browser", function () {
   this.timeout(120_000);
@@ -29,6 +30,8 @@ describe("the Provider page in a browser", function () {
   let page: Page;
   let provider: HDNodeWallet;
   let origin: string;
+  /** The upstream the page adds, edits and removes. */
+  let secondUpstreamId: string;
 
   before(async function () {
     ensureWebAppBuilt();
@@ -131,5 +134,65 @@ describe("the Provider page in a browser", function () {
     expect(file.vouchers[0].payer ?? file.vouchers[0].voucher?.payer).to.be.a("string");
     await page.getByTestId("vouchers-saved").waitFor();
     await page.screenshot({ path: path.join(SCREENSHOTS, "provider.png"), fullPage: true });
+  });
+
+  it("adds an upstream that fails its check, fixes its address with Edit, and enables it", async () => {
+    const echo = network.demo!.upstreamBaseUrl;
+    const form = page.getByTestId("add-upstream");
+    await form.getByTestId("upstream-url").fill(`${echo}/wrong`);
+    await form.getByTestId("upstream-models").fill(DEMO_MODEL.id);
+    await form.getByRole("button", { name: "Check and add" }).click();
+    const row = page.locator("[data-testid=upstreams-table] tbody tr", { hasText: `${echo}/wrong` });
+    await row.getByText("GET /models answered HTTP 404.").waitFor({ timeout: 10_000 });
+    expect(await row.locator("td").nth(3).innerText()).to.equal("no");
+    secondUpstreamId = (await row.getAttribute("data-upstream-id"))!;
+    const byId = page.locator(`[data-upstream-id="${secondUpstreamId}"]`);
+
+    await row.getByRole("button", { name: "Edit" }).click();
+    const edit = page.getByTestId("edit-upstream");
+    expect(await edit.getByTestId("edit-upstream-url").inputValue()).to.equal(`${echo}/wrong`);
+    expect(await edit.getByTestId("edit-upstream-models").inputValue()).to.equal(DEMO_MODEL.id);
+    await edit.getByTestId("edit-upstream-url").fill(echo);
+    await page.screenshot({ path: path.join(SCREENSHOTS, "provider-upstream-edit.png"), fullPage: true });
+    await edit.getByRole("button", { name: "Check and save" }).click();
+    await edit.waitFor({ state: "detached" });
+    await byId.locator("td").first().getByText(echo, { exact: true }).waitFor();
+    await byId.getByTestId("upstream-health").getByText(/healthy/).waitFor({ timeout: 10_000 });
+    expect(await byId.locator("td").nth(2).innerText()).to.equal("none");
+
+    // It was saved disabled by the failed check; the fix leaves that to the provider.
+    await byId.getByRole("button", { name: "Enable" }).click();
+    await byId.getByRole("button", { name: "Disable" }).waitFor();
+    expect(await byId.locator("td").nth(3).innerText()).to.equal("yes");
+    const targets = await network.database.upstreamDirectory.upstreamsFor(DEMO_MODEL.id);
+    expect(targets.find((t) => t.id === secondUpstreamId)).to.deep.include({ baseUrl: echo, apiKey: null });
+  });
+
+  it("removes that upstream after confirming; the demo upstream keeps serving, and health stays stored", async () => {
+    const byId = page.locator(`[data-upstream-id="${secondUpstreamId}"]`);
+    await byId.getByRole("button", { name: "Remove" }).click();
+    await byId.getByText("Remove? Requests stop going to it; its usage history stays.").waitFor();
+    await byId.getByRole("button", { name: "Yes, remove" }).click();
+    await byId.waitFor({ state: "detached" });
+    expect(await page.locator("[data-testid=upstreams-table] tbody tr").count()).to.equal(1);
+    await page.screenshot({ path: path.join(SCREENSHOTS, "provider-upstream-removed.png"), fullPage: true });
+
+    const [removed] = await network.database.dataSource.query(
+      "SELECT enabled, api_key_ciphertext, removed_at FROM upstreams WHERE id = $1",
+      [secondUpstreamId],
+    );
+    expect(removed.enabled).to.equal(false);
+    expect(removed.removed_at).to.be.instanceOf(Date);
+    const targets = await network.database.upstreamDirectory.upstreamsFor(DEMO_MODEL.id);
+    expect(targets.map((t) => t.id)).to.not.include(secondUpstreamId);
+
+    const client = new OpenAI({ baseURL: network.url, apiKey: network.demo!.apiKey, maxRetries: 0 });
+    const reply = await client.chat.completions.create({ model: DEMO_MODEL.id, messages: [{ role: "user", content: "still here" }] });
+    expect(reply.choices[0].message.content).to.equal("You said: still here");
+
+    // The demo upstream's last check (Check now, above) is in Postgres: a reload shows it, as would a restarted gateway.
+    await page.reload();
+    const demoRow = page.locator("[data-testid=upstreams-table] tbody tr", { hasText: DEMO_MODEL.id });
+    await demoRow.getByTestId("upstream-health").getByText(/healthy/).waitFor({ timeout: 10_000 });
   });
 });

@@ -91,15 +91,20 @@ export interface UsageRecord {
   latency_ms: number | null;
 }
 
+/** The last health check (stored, from the gateway's periodic check or a live one). */
 export interface UpstreamHealth {
   ok: boolean;
   checked_at: string;
   status: number | null;
   latency_ms: number;
-  models_listed: string[];
-  missing_models: string[];
+  /** Only in the answer of a live check (add, Check now, an edit of URL, key or models). */
+  models_listed?: string[];
+  missing_models?: string[];
   error: string | null;
 }
+
+/** An edit: a field left out stays as it is; `api_key: null` deletes the stored key. */
+export type UpstreamChanges = Partial<{ base_url: string; api_key: string | null; models: string[]; enabled: boolean }>;
 
 export interface Upstream {
   id: string;
@@ -206,6 +211,9 @@ export const api = {
   checkUpstream: (id: string) => call<Upstream>("POST", `/api/provider/upstreams/${encodeURIComponent(id)}/check`, {}),
   setUpstreamEnabled: (id: string, enabled: boolean) =>
     call<Upstream>("PATCH", `/api/provider/upstreams/${encodeURIComponent(id)}`, { enabled }),
+  updateUpstream: (id: string, changes: UpstreamChanges) =>
+    call<Upstream>("PATCH", `/api/provider/upstreams/${encodeURIComponent(id)}`, changes),
+  removeUpstream: (id: string) => call<void>("DELETE", `/api/provider/upstreams/${encodeURIComponent(id)}`),
   usage: (query: { cursor?: string | null; limit?: number; keyId?: string; model?: string }) => {
     const params = new URLSearchParams();
     for (const [name, value] of Object.entries(query)) if (value) params.set(name, String(value));

@@ -1,12 +1,29 @@
-import { StrictMode, useCallback, useEffect, useState } from "react";
+import { lazy, StrictMode, Suspense, useCallback, useEffect, useState } from "react";
 import { createRoot } from "react-dom/client";
 import { api, setCsrfToken, type Session } from "./api";
-import { AccountPage } from "./pages/AccountPage";
-import { ApiPage } from "./pages/ApiPage";
 import { ModelsPage } from "./pages/ModelsPage";
-import { ProviderPage } from "./pages/ProviderPage";
-import { hasWallet, plainError, signIn } from "./wallet";
 import "./styles.css";
+
+// Code splitting (docs/web-app.md, "Bundle"): the public Models page is in the first load; the
+// signed-in pages and the wallet code (ethers, siwe) load when they are first needed.
+const ApiPage = lazy(() => import("./pages/ApiPage").then((m) => ({ default: m.ApiPage })));
+const AccountPage = lazy(() => import("./pages/AccountPage").then((m) => ({ default: m.AccountPage })));
+const ProviderPage = lazy(() => import("./pages/ProviderPage").then((m) => ({ default: m.ProviderPage })));
+const loadWallet = () => import("./wallet");
+
+/** The wallet module's plain words for an error (loads it on first use). */
+async function inPlainWords(error: unknown): Promise<string> {
+  try {
+    return (await loadWallet()).plainError(error);
+  } catch {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
+
+/** As wallet.ts's `hasWallet`, without loading it: is there an EIP-1193 wallet in the page? */
+function hasWallet(): boolean {
+  return typeof window !== "undefined" && !!window.ethereum;
+}
 
 const PAGES = [
   { path: "/", title: "Models" },
@@ -42,16 +59,17 @@ function App() {
         setCsrfToken(s.csrf_token);
         setSession(s);
       })
-      .catch((e) => setError(plainError(e)));
+      .catch(async (e) => setError(await inPlainWords(e)));
   }, []);
 
   const onSignIn = async () => {
     setBusy(true);
     setError(null);
     try {
+      const { signIn } = await loadWallet();
       setSession(await signIn());
     } catch (e) {
-      setError(plainError(e));
+      setError(await inPlainWords(e));
     } finally {
       setBusy(false);
     }
@@ -110,17 +128,19 @@ function App() {
         </div>
       )}
       <main>
-        {page.path === "/" && <ModelsPage />}
-        {page.path !== "/" && !signedIn && (
-          <section className="card center">
-            <h2>Sign in to see your {page.title === "API" ? "API keys" : page.title === "Provider" ? "provider earnings" : "account"}</h2>
-            <p className="muted">Your account is your wallet address. Signing in costs nothing and sends no transaction.</p>
-            <button onClick={onSignIn} disabled={busy}>Sign in with Ethereum</button>
-          </section>
-        )}
-        {page.path === "/api-keys" && signedIn && <ApiPage />}
-        {page.path === "/account" && signedIn && <AccountPage />}
-        {page.path === "/provider" && signedIn && <ProviderPage address={session!.address!} />}
+        <Suspense fallback={<p className="muted">Loading…</p>}>
+          {page.path === "/" && <ModelsPage />}
+          {page.path !== "/" && !signedIn && (
+            <section className="card center">
+              <h2>Sign in to see your {page.title === "API" ? "API keys" : page.title === "Provider" ? "provider earnings" : "account"}</h2>
+              <p className="muted">Your account is your wallet address. Signing in costs nothing and sends no transaction.</p>
+              <button onClick={onSignIn} disabled={busy}>Sign in with Ethereum</button>
+            </section>
+          )}
+          {page.path === "/api-keys" && signedIn && <ApiPage />}
+          {page.path === "/account" && signedIn && <AccountPage />}
+          {page.path === "/provider" && signedIn && <ProviderPage address={session!.address!} />}
+        </Suspense>
       </main>
     </div>
   );

@@ -1,6 +1,8 @@
-import { BrowserProvider, Contract, Signature, type Eip1193Provider, type JsonRpcSigner } from "ethers";
-import { SiweMessage } from "siwe";
+import { BrowserProvider, Contract, Interface, type Eip1193Provider, type JsonRpcSigner } from "ethers";
 import { api, setCsrfToken, type Session } from "./api";
+import { plainApiError } from "./apiErrors";
+import { InsufficientTokenBalanceError } from "./deposit";
+import { baseToUsdc } from "./money";
 
 declare global {
   interface Window {
@@ -29,6 +31,8 @@ export async function signIn(): Promise<Session> {
   if (Number(network.chainId) !== nonce.chain_id) {
     throw new Error(`Your wallet is on chain ${network.chainId}; ShareAI expects chain ${nonce.chain_id}. Switch networks in your wallet and try again.`);
   }
+  // siwe (and its parser) loads only when someone signs in.
+  const { SiweMessage } = await import("siwe");
   const message = new SiweMessage({
     domain: nonce.domain,
     address: await signer.getAddress(),
@@ -46,13 +50,8 @@ export async function signIn(): Promise<Session> {
   return session;
 }
 
-const TOKEN_ABI = [
-  "function nonces(address owner) view returns (uint256)",
-  "function balanceOf(address owner) view returns (uint256)",
-  "function name() view returns (string)",
-];
+const TOKEN_ABI = ["function balanceOf(address owner) view returns (uint256)"];
 const ESCROW_ABI = [
-  "function depositWithPermit(uint256 amount, uint256 deadline, uint8 v, bytes32 r, bytes32 s)",
   "function balanceOf(address payer) view returns (uint256 available, uint256 thawing, uint64 thawEndsAt)",
   "function thawingPeriod() view returns (uint64)",
   "function requestWithdrawal(uint256 amount)",
@@ -72,7 +71,15 @@ const ESCROW_ERRORS: Record<string, string> = {
   UsageEscrowInsufficientBalance: "That is more than your available balance in the escrow.",
   UsageEscrowNothingThawing: "Nothing is thawing: request a withdrawal first.",
   UsageEscrowStillThawing: "The thawing period has not ended yet; wait for the countdown to finish.",
+  ERC20InsufficientBalance: "Your wallet does not hold enough USDC for this.",
+  ERC20InsufficientAllowance: "The escrow is not allowed to take that much USDC from your wallet: approve the amount first.",
 };
+/** Decodes revert data the contract call did not decode (a wallet that passes the raw data on). */
+const KNOWN_ERRORS = new Interface([
+  ...ESCROW_ABI.filter((fragment) => fragment.startsWith("error ")),
+  "error ERC20InsufficientBalance(address sender, uint256 balance, uint256 needed)",
+  "error ERC20InsufficientAllowance(address spender, uint256 allowance, uint256 needed)",
+]);
 
 export interface OnchainBalance {
   available: bigint;
@@ -111,77 +118,41 @@ export async function escrowAction(escrowAddress: string, action: EscrowAction, 
   if (!receipt || receipt.status !== 1) throw new Error("The transaction failed on chain.");
 }
 
-export type DepositStep = "signing" | "submitted" | "confirmed";
-
-/** USDC's EIP-2612 domain (MockUSDC copies it). */
-const PERMIT_DOMAIN = { name: "USD Coin", version: "2" };
-const PERMIT_TYPES = {
-  Permit: [
-    { name: "owner", type: "address" },
-    { name: "spender", type: "address" },
-    { name: "value", type: "uint256" },
-    { name: "nonce", type: "uint256" },
-    { name: "deadline", type: "uint256" },
-  ],
-};
-
 export async function walletTokenBalance(tokenAddress: string): Promise<bigint> {
   const { provider, signer } = await connectWallet();
   const token = new Contract(tokenAddress, TOKEN_ABI, provider);
   return (await token.balanceOf(await signer.getAddress())) as bigint;
 }
 
-/** One signature (the permit), one transaction (depositWithPermit). Returns the block it was mined in. */
-export async function depositWithPermit(
-  tokenAddress: string,
-  escrowAddress: string,
-  amountBase: bigint,
-  onStep: (step: DepositStep, detail?: string) => void,
-): Promise<number> {
-  const { provider, signer } = await connectWallet();
-  const owner = await signer.getAddress();
-  const token = new Contract(tokenAddress, TOKEN_ABI, provider);
-  const [nonce, network, latest, balance] = await Promise.all([
-    token.nonces(owner) as Promise<bigint>,
-    provider.getNetwork(),
-    provider.getBlock("latest"),
-    token.balanceOf(owner) as Promise<bigint>,
-  ]);
-  if (balance < amountBase) {
-    throw new Error(`Your wallet holds less USDC than that (${Number(balance) / 1e6} USDC).`);
-  }
-  const deadline = BigInt(latest?.timestamp ?? Math.floor(Date.now() / 1000)) + 3600n;
-  onStep("signing");
-  const signature = Signature.from(
-    await signer.signTypedData(
-      { ...PERMIT_DOMAIN, chainId: network.chainId, verifyingContract: tokenAddress },
-      PERMIT_TYPES,
-      { owner, spender: escrowAddress, value: amountBase, nonce, deadline },
-    ),
-  );
-  const escrow = new Contract(escrowAddress, ESCROW_ABI, signer);
-  const tx = await escrow.depositWithPermit(amountBase, deadline, signature.v, signature.r, signature.s);
-  onStep("submitted", tx.hash);
-  const receipt = await tx.wait();
-  if (!receipt || receipt.status !== 1) throw new Error("The deposit transaction failed on chain.");
-  onStep("confirmed", tx.hash);
-  return receipt.blockNumber;
-}
-
 /** Wallet and chain errors in plain words. */
 export function plainError(error: unknown): string {
   const e = error as { code?: unknown; info?: { error?: { code?: number; message?: string } }; shortMessage?: string; reason?: string; message?: string };
+  if (error instanceof InsufficientTokenBalanceError) {
+    return `Your wallet holds ${baseToUsdc(error.balanceBase)} USDC, less than the ${baseToUsdc(error.amountBase)} USDC to deposit. Nothing was signed or sent.`;
+  }
   const code = e?.code ?? e?.info?.error?.code;
   if (code === "ACTION_REJECTED" || code === 4001) return "You declined the request in your wallet. Nothing was signed or sent.";
   if (code === 4100) return "Your wallet did not authorise this site. Connect the account in your wallet and try again.";
   if (code === "INSUFFICIENT_FUNDS") return "Your wallet does not have enough ETH to pay for gas.";
   if (code === "NETWORK_ERROR") return "Could not reach the chain through your wallet. Check that it is on the right network.";
-  const revert = (error as { revert?: { name?: string } })?.revert;
-  if (revert?.name && ESCROW_ERRORS[revert.name]) return ESCROW_ERRORS[revert.name];
+  const revertName = (error as { revert?: { name?: string } })?.revert?.name ?? decodeRevertName(error);
+  if (revertName && ESCROW_ERRORS[revertName]) return ESCROW_ERRORS[revertName];
+  if (typeof e?.reason === "string" && /exceeds balance/i.test(e.reason)) return ESCROW_ERRORS.ERC20InsufficientBalance;
+  if (typeof e?.reason === "string" && /exceeds allowance/i.test(e.reason)) return ESCROW_ERRORS.ERC20InsufficientAllowance;
   if (code === "CALL_EXCEPTION") {
     return `The contract refused the transaction${e.reason ? `: ${e.reason}` : ""}. Nothing was taken from your wallet.`;
   }
   if (e?.shortMessage) return e.shortMessage;
-  if (e?.message) return e.message;
-  return String(error);
+  return plainApiError(error);
+}
+
+function decodeRevertName(error: unknown): string | undefined {
+  const e = error as { data?: unknown; info?: { error?: { data?: unknown } } };
+  const data = [e?.data, e?.info?.error?.data].find((d): d is string => typeof d === "string" && d.length >= 10);
+  if (!data) return undefined;
+  try {
+    return KNOWN_ERRORS.parseError(data)?.name;
+  } catch {
+    return undefined;
+  }
 }

@@ -82,7 +82,7 @@ export function registerUpstreamCommands(program: Command, io: CliIo): void {
   for (const [name, description] of [
     ["disable", "stop routing requests to the upstream (it stays registered)"],
     ["enable", "route requests to the upstream again"],
-    ["remove", "delete the upstream (usage already recorded keeps its id)"],
+    ["remove", "retire the upstream: disabled for good, its key wiped, no longer listed (its usage keeps its id)"],
   ] as const) {
     upstreams
       .command(`${name} <id>`)

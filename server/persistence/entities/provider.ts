@@ -1,5 +1,5 @@
 import { EntitySchema } from "typeorm";
-import { createdAtColumn } from "./columns";
+import { createdAtColumn, timestampColumn } from "./columns";
 
 export interface ProviderRow {
   id: string;
@@ -29,6 +29,16 @@ export interface UpstreamRow {
   apiKeyCiphertext: Buffer | null;
   enabled: boolean;
   createdAt: Date;
+  /** Set when its provider removed it: kept for the usage records that name it, never routed to again. */
+  removedAt: Date | null;
+  /** The last health check, by a gateway's periodic checker or the Provider page's live check. */
+  healthStatus: "up" | "down" | null;
+  healthCheckedAt: Date | null;
+  healthLatencyMs: number | null;
+  /** The HTTP status of the check's answer; null when none came. */
+  healthHttpStatus: number | null;
+  /** Why it was down, in a few words; null when up. */
+  healthError: string | null;
 }
 
 export const UpstreamEntity = new EntitySchema<UpstreamRow>({
@@ -41,6 +51,12 @@ export const UpstreamEntity = new EntitySchema<UpstreamRow>({
     apiKeyCiphertext: { type: "bytea", name: "api_key_ciphertext", nullable: true },
     enabled: { type: "boolean", default: true },
     createdAt: createdAtColumn,
+    removedAt: timestampColumn("removed_at", { nullable: true }),
+    healthStatus: { type: "text", name: "health_status", nullable: true },
+    healthCheckedAt: timestampColumn("health_checked_at", { nullable: true }),
+    healthLatencyMs: { type: "integer", name: "health_latency_ms", nullable: true },
+    healthHttpStatus: { type: "integer", name: "health_http_status", nullable: true },
+    healthError: { type: "text", name: "health_error", nullable: true },
   },
   foreignKeys: [
     {
@@ -52,6 +68,17 @@ export const UpstreamEntity = new EntitySchema<UpstreamRow>({
     },
   ],
   indices: [{ name: "upstreams_provider_idx", columns: ["providerId"] }],
+  checks: [
+    {
+      name: "upstreams_removed_is_disabled",
+      expression: "removed_at IS NULL OR (NOT enabled AND api_key_ciphertext IS NULL)",
+    },
+    {
+      name: "upstreams_health_valid",
+      expression:
+        "(health_checked_at IS NULL) = (health_status IS NULL) AND health_status IN ('up', 'down') AND health_latency_ms >= 0 AND char_length(health_error) <= 300",
+    },
+  ],
 });
 
 export interface UpstreamModelRow {

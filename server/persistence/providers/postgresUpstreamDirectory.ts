@@ -16,7 +16,7 @@ ORDER BY u.created_at, u.id`,
 
 const ANY_UPSTREAM: NamedStatement = {
   name: "upstreams_any",
-  text: `SELECT EXISTS (SELECT 1 FROM upstreams) AS any`,
+  text: `SELECT EXISTS (SELECT 1 FROM upstreams WHERE removed_at IS NULL) AS any`,
 };
 
 interface TargetSqlRow {
@@ -39,7 +39,11 @@ export class PostgresUpstreamDirectory implements UpstreamDirectory {
     private readonly encryptionKey?: Buffer,
   ) {}
 
-  /** Counts disabled upstreams too: "none configured" and "none available" are different 503s. */
+  /**
+   * Counts disabled upstreams too: "none configured" and "none available" are different 503s.
+   * Removed ones are not configured. (They are never routed to either: removal disables them, and
+   * a check constraint keeps them disabled.)
+   */
   async hasAnyUpstream(): Promise<boolean> {
     const [row] = await runNamed<{ any: boolean }>(this.pool, ANY_UPSTREAM, []);
     return row.any;

@@ -2,6 +2,7 @@ import type { ModelCatalog, UpstreamDirectory, UpstreamTarget } from "../../doma
 import { endpointOf } from "../openai-compatible/upstreamEndpoint";
 import type { UpstreamPools } from "../openai-compatible/upstreamPools";
 import type { UpstreamHealth, UpstreamStates } from "../routing/upstreamStates";
+import type { UpstreamHealthLog, UpstreamHealthRecord } from "./upstreamHealthLog";
 
 export interface HealthCheckerDeps {
   models: ModelCatalog;
@@ -12,6 +13,8 @@ export interface HealthCheckerDeps {
   timeoutMs: number;
   logger: { info(fields: object, message: string): void; warn(fields: object, message: string): void };
   onHealthChange?: (target: UpstreamTarget, health: UpstreamHealth) => void;
+  /** Where each result is written for the Provider page (one write per check); none: kept in memory only. */
+  healthLog?: UpstreamHealthLog;
 }
 
 /**
@@ -59,7 +62,8 @@ export class HealthChecker {
   }
 
   async checkOne(target: UpstreamTarget): Promise<UpstreamHealth> {
-    const health: UpstreamHealth = (await this.probe(target)) ? "up" : "down";
+    const result = await this.probe(target);
+    const health: UpstreamHealth = result.up ? "up" : "down";
     const state = this.deps.states.get(target.id);
     if (state.health !== health) {
       const log = health === "up" ? this.deps.logger.info : this.deps.logger.warn;
@@ -71,10 +75,29 @@ export class HealthChecker {
       this.deps.onHealthChange?.(target, health);
     }
     this.deps.states.setHealth(target.id, health);
+    await this.record(target, result);
     return health;
   }
 
-  private async probe(target: UpstreamTarget): Promise<boolean> {
+  /** Routing does not depend on this: the state is already set, and a failed write is only logged. */
+  private async record(target: UpstreamTarget, result: UpstreamHealthRecord): Promise<void> {
+    if (!this.deps.healthLog) return;
+    try {
+      await this.deps.healthLog.record(target.id, result);
+    } catch (error) {
+      this.deps.logger.warn({ err: error, upstreamId: target.id }, "health check: cannot record the result");
+    }
+  }
+
+  private async probe(target: UpstreamTarget): Promise<UpstreamHealthRecord> {
+    const started = Date.now();
+    const result = (httpStatus: number | null, error: string | null): UpstreamHealthRecord => ({
+      up: error === null,
+      checkedAt: new Date(),
+      latencyMs: Date.now() - started,
+      httpStatus,
+      error,
+    });
     const endpoint = endpointOf(target);
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), this.deps.timeoutMs);
@@ -88,9 +111,10 @@ export class HealthChecker {
         bodyTimeout: this.deps.timeoutMs,
       });
       await response.body.dump({ limit: 1024 * 1024 });
-      return response.statusCode >= 200 && response.statusCode < 300;
-    } catch {
-      return false;
+      const ok = response.statusCode >= 200 && response.statusCode < 300;
+      return result(response.statusCode, ok ? null : `GET /models answered HTTP ${response.statusCode}.`);
+    } catch (error) {
+      return result(null, probeFailure(error, this.deps.timeoutMs));
     } finally {
       clearTimeout(timer);
     }
@@ -103,4 +127,16 @@ export class HealthChecker {
     for (const list of lists) for (const target of list) byId.set(target.id, target);
     return [...byId.values()];
   }
+}
+
+/** Why a probe got no answer, in a few words (the Provider page shows it). */
+function probeFailure(error: unknown, timeoutMs: number): string {
+  const { name, code, message, cause } = (error ?? {}) as {
+    name?: string;
+    code?: string;
+    message?: string;
+    cause?: { code?: string };
+  };
+  if (name === "AbortError" || /TIMEOUT/.test(code ?? "")) return `No answer within ${timeoutMs / 1000} s.`;
+  return `Could not connect: ${cause?.code ?? code ?? message ?? String(error)}.`;
 }

@@ -11,17 +11,23 @@ const upstreamNotFound = errorResponse(
 );
 const idParameter = [{ name: "id", in: "path", required: true, schema: { type: "string", format: "uuid" } }];
 
+const checkProperties: Json = {
+  ok: { type: "boolean", description: "up (true) or down (false)" },
+  checked_at: { type: "string", format: "date-time" },
+  status: nullable({ type: "integer", description: "HTTP status of the answer; null when none came" }),
+  latency_ms: { type: "integer" },
+  error: nullable({ type: "string", description: "Why it is down, in plain words (at most 200 characters when stored)" }),
+};
+
 const health: Json = nullable({
   type: "object",
-  description: "The last live `GET {base_url}/models` this gateway instance made (null: none since it started).",
+  description:
+    "The upstream's last health check, stored in Postgres: written by every gateway instance's periodic `GET {base_url}/models` (2xx = up) and by the live checks of this API, so it survives restarts. When the response follows a live check (add, check, an edit of base URL, key or models), it is that check, with `models_listed` and `missing_models`. Null: never checked.",
+  required: ["ok", "checked_at", "status", "latency_ms", "error"],
   properties: {
-    ok: { type: "boolean" },
-    checked_at: { type: "string", format: "date-time" },
-    status: nullable({ type: "integer" }),
-    latency_ms: { type: "integer" },
-    models_listed: { type: "array", items: { type: "string" } },
-    missing_models: { type: "array", items: { type: "string" } },
-    error: nullable({ type: "string" }),
+    ...checkProperties,
+    models_listed: { type: "array", items: { type: "string" }, description: "Live checks only" },
+    missing_models: { type: "array", items: { type: "string" }, description: "Live checks only" },
   },
 });
 
@@ -130,14 +136,44 @@ export function providerOpenApiPaths(): Json {
     "/api/provider/upstreams/{id}": {
       parameters: idParameter,
       patch: {
-        summary: "Enable or disable an upstream",
+        summary: "Edit an upstream: base URL, API key, models, enabled",
+        description:
+          "A field left out stays as it is: without `api_key` the stored key is kept, `api_key: null` deletes it, a string replaces it (sealed, never returned). When `base_url`, `api_key` or `models` change, the upstream is checked live as it will be (with the stored key when kept) and the result stored; if the check fails the upstream is saved disabled, unless `enabled` is given. Running gateways route by the new settings within CATALOG_CACHE_TTL_MS; requests already sent to the old ones finish there.",
         tags: ["providers"],
         security: SESSION_AND_CSRF,
         requestBody: {
           required: true,
-          content: json({ type: "object", required: ["enabled"], properties: { enabled: { type: "boolean" } } }),
+          content: json({
+            type: "object",
+            minProperties: 1,
+            additionalProperties: false,
+            properties: {
+              base_url: { type: "string", description: "OpenAI-compatible, ending in /v1" },
+              api_key: nullable({ type: "string", description: "Replaces the stored key; null deletes it; absent keeps it" }),
+              models: {
+                type: "array",
+                items: { type: "string" },
+                description: "Replaces the whole list: `networkId` or `networkId=upstreamName`",
+              },
+              enabled: { type: "boolean" },
+            },
+          }),
         },
-        responses: { "200": ok("The upstream", upstream), "400": badRequest, "401": notSignedIn, "403": csrf, "404": upstreamNotFound },
+        responses: {
+          "200": ok("The upstream, with the live check's result when one was made", upstream),
+          "400": badRequest,
+          "401": notSignedIn,
+          "403": csrf,
+          "404": upstreamNotFound,
+        },
+      },
+      delete: {
+        summary: "Remove an upstream",
+        description:
+          "Idempotent. The upstream is disabled, its key deleted, and it disappears from the provider; its row stays (marked removed) because usage records name it. Running gateways stop routing to it within CATALOG_CACHE_TTL_MS; requests in flight on it finish normally and are billed as usual.",
+        tags: ["providers"],
+        security: SESSION_AND_CSRF,
+        responses: { "204": { description: "Removed" }, "401": notSignedIn, "403": csrf, "404": upstreamNotFound },
       },
     },
     "/api/provider/upstreams/{id}/check": {
@@ -145,7 +181,7 @@ export function providerOpenApiPaths(): Json {
       post: {
         summary: "Check an upstream again, live",
         description:
-          "Uses the stored API key when the upstream is enabled, or `api_key` from the body when given.",
+          "Uses the stored API key, or tries `api_key` from the body when given. A check with the stored key is stored as the upstream's last health check; one with a key from the body is not (it is not the upstream as configured).",
         tags: ["providers"],
         security: SESSION_AND_CSRF,
         requestBody: { required: false, content: json({ type: "object", properties: { api_key: { type: "string" } } }) },

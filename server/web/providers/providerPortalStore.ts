@@ -1,8 +1,15 @@
 import type { Pool } from "pg";
-import type { UpstreamDirectory } from "../../domain/ports";
 import type { Address } from "../../domain/types";
 import { MICROS_PER_BASE } from "../../domain/ledger/balance";
-import type { NewUpstream, ProviderDetails, ProviderRepository, UpstreamDetails } from "../../persistence/providers/providerRepository";
+import { PostgresUpstreamHealthLog } from "../../persistence/providers/postgresUpstreamHealthLog";
+import type {
+  NewUpstream,
+  ProviderDetails,
+  ProviderRepository,
+  UpstreamChanges,
+  UpstreamDetails,
+} from "../../persistence/providers/providerRepository";
+import type { UpstreamHealthLog, UpstreamHealthRecord } from "../../providers/health/upstreamHealthLog";
 
 /** What the Provider page shows about one provider, from the ledger and the chain watcher's mirror. */
 export interface ProviderActivity {
@@ -25,39 +32,40 @@ export interface ProviderActivity {
 
 /** The Provider page's reads and writes: one provider, found by its payout address. */
 export interface ProviderPortalStore {
+  /** The provider with its upstreams (removed ones left out), each with its last stored health check. */
   findByAddress(address: Address): Promise<ProviderDetails | null>;
   create(input: { payoutAddress: Address; name: string }): Promise<ProviderDetails>;
   addUpstream(input: NewUpstream): Promise<UpstreamDetails>;
-  setUpstreamEnabled(id: string, enabled: boolean): Promise<boolean>;
+  /** null when the upstream is not there any more (removed meanwhile). */
+  updateUpstream(id: string, changes: UpstreamChanges): Promise<UpstreamDetails | null>;
+  /**
+   * Removes one of the provider's upstreams, keeping its row for the usage records that name it.
+   * Idempotent: true for one removed already; false when the provider has no such upstream.
+   */
+  removeUpstream(providerId: string, id: string): Promise<boolean>;
+  /** Stores a live check's result as the upstream's last health check. */
+  recordHealth(id: string, check: UpstreamHealthRecord): Promise<void>;
   activity(address: Address): Promise<ProviderActivity>;
-  /** An upstream's stored API key, to check it again; null when none or not readable (a disabled upstream). */
-  apiKeyOf(upstream: UpstreamDetails): Promise<string | null>;
+  /** An upstream's stored API key, opened, to check it again; null when it has none. */
+  apiKeyOf(id: string): Promise<string | null>;
 }
 
 export class PostgresProviderPortalStore implements ProviderPortalStore {
+  private readonly healthLog: UpstreamHealthLog;
+
   constructor(
     private readonly pool: Pool,
     private readonly providers: ProviderRepository,
-    /** Opens sealed upstream keys (the gateway's own directory, which holds the encryption key). */
-    private readonly directory?: Pick<UpstreamDirectory, "upstreamsFor">,
-  ) {}
-
-  async apiKeyOf(upstream: UpstreamDetails): Promise<string | null> {
-    if (!upstream.hasApiKey || !this.directory) return null;
-    for (const modelId of Object.keys(upstream.models)) {
-      const target = (await this.directory.upstreamsFor(modelId).catch(() => [])).find((t) => t.id === upstream.id);
-      if (target) return target.apiKey;
-    }
-    return null;
+  ) {
+    this.healthLog = new PostgresUpstreamHealthLog(pool);
   }
 
-  async findByAddress(address: Address): Promise<ProviderDetails | null> {
-    const { rows } = await this.pool.query<{ id: string }>("SELECT id FROM providers WHERE payout_address = $1", [
-      address.toLowerCase(),
-    ]);
-    if (rows.length === 0) return null;
-    // Few providers, few upstreams: the repository's list is the one place that reads them whole.
-    return (await this.providers.list()).find((provider) => provider.id === rows[0].id) ?? null;
+  apiKeyOf(id: string): Promise<string | null> {
+    return this.providers.apiKeyOf(id);
+  }
+
+  findByAddress(address: Address): Promise<ProviderDetails | null> {
+    return this.providers.findByPayoutAddress(address);
   }
 
   async create(input: { payoutAddress: Address; name: string }): Promise<ProviderDetails> {
@@ -69,8 +77,16 @@ export class PostgresProviderPortalStore implements ProviderPortalStore {
     return this.providers.addUpstream(input);
   }
 
-  setUpstreamEnabled(id: string, enabled: boolean): Promise<boolean> {
-    return this.providers.setUpstreamEnabled(id, enabled);
+  updateUpstream(id: string, changes: UpstreamChanges): Promise<UpstreamDetails | null> {
+    return this.providers.updateUpstream(id, changes);
+  }
+
+  async removeUpstream(providerId: string, id: string): Promise<boolean> {
+    return (await this.providers.removeUpstream(id, providerId)) || this.providers.wasRemoved(id, providerId);
+  }
+
+  recordHealth(id: string, check: UpstreamHealthRecord): Promise<void> {
+    return this.healthLog.record(id, check);
   }
 
   async activity(address: Address): Promise<ProviderActivity> {

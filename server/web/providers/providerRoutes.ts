@@ -8,18 +8,27 @@ import type { ProviderDetails, UpstreamDetails } from "../../persistence/provide
 import { sessionOf } from "../auth/sessionAuth";
 import { amountFromBase, amountFromMicros } from "../http/amount";
 import type { ProviderActivity, ProviderPortalStore } from "./providerPortalStore";
-import { checkUpstream, resolvesToPrivateAddress, type UpstreamHealth } from "./upstreamHealth";
+import {
+  checkUpstream,
+  healthRecordOf,
+  lastCheckView,
+  resolvesToPrivateAddress,
+  type LastUpstreamCheck,
+  type UpstreamHealth,
+} from "./upstreamHealth";
 
 /**
  * The Provider page's API (docs/web-api.md, "Provider"): the signed-in wallet is the provider's
- * payout address.
+ * payout address, and only its own upstreams are found.
  *
- * - `GET /api/provider`: the provider, its upstreams (with the last live check this gateway
- *   instance made), requests served, tokens, earnings settled, pending and unclaimed;
+ * - `GET /api/provider`: the provider, its upstreams (with the last health check, stored),
+ *   requests served, tokens, earnings settled, pending and unclaimed;
  * - `POST /api/provider`: register (`name`);
  * - `POST /api/provider/upstreams`: add an upstream after a live `GET {base_url}/models`;
  * - `POST /api/provider/upstreams/{id}/check`: check it again;
- * - `PATCH /api/provider/upstreams/{id}`: enable or disable it.
+ * - `PATCH /api/provider/upstreams/{id}`: edit its base URL, key, models, enabled (checked live
+ *   again when the base URL, key or models change);
+ * - `DELETE /api/provider/upstreams/{id}`: remove it (kept in the database for its usage history).
  */
 export interface ProviderRouteOptions {
   store: ProviderPortalStore | undefined;
@@ -44,23 +53,30 @@ const modelSpec = z
   .trim()
   .regex(/^[^=\s]+(=[^=\s]+)?$/, "must be networkId or networkId=upstreamName");
 
+const baseUrlField = z.string().trim().min(1).max(2000);
+const apiKeyField = z.string().min(1).max(4000);
+const modelsField = z.array(modelSpec).min(1).max(100);
+
 const AddUpstreamBodySchema = z
-  .object({
-    base_url: z.string().trim().min(1).max(2000),
-    api_key: z.string().min(1).max(4000).nullable().optional(),
-    models: z.array(modelSpec).min(1).max(100),
-  })
+  .object({ base_url: baseUrlField, api_key: apiKeyField.nullable().optional(), models: modelsField })
   .strict();
 
-const CheckBodySchema = z.object({ api_key: z.string().min(1).max(4000).optional() }).strict();
+const CheckBodySchema = z.object({ api_key: apiKeyField.optional() }).strict();
 
-const PatchUpstreamBodySchema = z.object({ enabled: z.boolean() }).strict();
+/** A field left out stays as it is; `api_key: null` deletes the stored key. */
+const PatchUpstreamBodySchema = z
+  .object({
+    base_url: baseUrlField.optional(),
+    api_key: apiKeyField.nullable().optional(),
+    models: modelsField.optional(),
+    enabled: z.boolean().optional(),
+  })
+  .strict()
+  .refine((body) => Object.keys(body).length > 0, "must change at least one field");
 
 export function registerProviderRoutes(router: Router, mw: ProviderRouteMiddleware, options: ProviderRouteOptions): void {
   const allowPrivate = options.allowPrivateAddresses;
   const timeoutMs = options.healthTimeoutMs;
-  /** The last live check of each upstream, in this gateway instance. */
-  const lastChecks = new Map<string, UpstreamHealth>();
   const storeOf = (): ProviderPortalStore => {
     if (!options.store) {
       throw new GatewayError(503, "provider_portal_not_configured", "This gateway does not serve the Provider page.");
@@ -77,8 +93,9 @@ export function registerProviderRoutes(router: Router, mw: ProviderRouteMiddlewa
     if (!upstream) throw upstreamNotFound(id);
     return upstream;
   };
-  const view = async (provider: ProviderDetails) =>
-    providerView(provider, await storeOf().activity(provider.payoutAddress), lastChecks);
+  const view = async (provider: ProviderDetails) => providerView(provider, await storeOf().activity(provider.payoutAddress));
+  const check = (baseUrl: string, apiKey: string | null, models: Record<string, string>) =>
+    checkUpstream(baseUrl, apiKey, [...new Set(Object.values(models))], timeoutMs);
 
   router.get("/api/provider", ...mw.signedIn, async (ctx) => {
     ctx.body = await view(await providerOf(sessionOf(ctx).account));
@@ -105,21 +122,18 @@ export function registerProviderRoutes(router: Router, mw: ProviderRouteMiddlewa
     const baseUrl = await checkedBaseUrl(body.base_url, allowPrivate);
     const models = parseModels(body.models);
     const apiKey = body.api_key ?? null;
-    const health = await checkUpstream(baseUrl, apiKey, [...new Set(Object.values(models))], timeoutMs);
-    let upstream: UpstreamDetails;
-    try {
-      // An upstream that fails its check is kept, disabled, so the provider can fix it and enable it.
-      upstream = await storeOf().addUpstream({ providerId: provider.id, baseUrl, apiKey, models, enabled: health.ok });
-    } catch (error) {
-      const message = (error as Error).message;
-      if (/^unknown models/.test(message)) throw badRequest(`Not models of this network: ${message.slice(16)}.`, "models");
-      if (/encryption key/.test(message)) {
-        throw badRequest("This gateway cannot store upstream API keys: UPSTREAM_KEY_ENCRYPTION_KEY is not set.", "api_key");
-      }
-      if (error instanceof TypeError) throw badRequest(message, "base_url");
-      throw error;
-    }
-    lastChecks.set(upstream.id, health);
+    const health = await check(baseUrl, apiKey, models);
+    // An upstream that fails its check is kept, disabled, so the provider can fix it and enable it.
+    const upstream = await saving(() =>
+      storeOf().addUpstream({
+        providerId: provider.id,
+        baseUrl,
+        apiKey,
+        models,
+        enabled: health.ok,
+        health: healthRecordOf(health),
+      }),
+    );
     ctx.status = 201;
     ctx.body = upstreamView(upstream, health);
   });
@@ -128,19 +142,61 @@ export function registerProviderRoutes(router: Router, mw: ProviderRouteMiddlewa
     const { account } = sessionOf(ctx);
     const upstream = await upstreamOf(account, String(ctx.params.id));
     const body = validateBody(CheckBodySchema, ctx.request.body ?? {});
-    const apiKey = body.api_key ?? (await storeOf().apiKeyOf(upstream));
-    const health = await checkUpstream(upstream.baseUrl, apiKey, [...new Set(Object.values(upstream.models))], timeoutMs);
-    lastChecks.set(upstream.id, health);
+    const health = await check(upstream.baseUrl, body.api_key ?? (await storeOf().apiKeyOf(upstream.id)), upstream.models);
+    // A key from the body is only tried: neither it nor its result says anything about the upstream as stored.
+    if (body.api_key === undefined) await storeOf().recordHealth(upstream.id, healthRecordOf(health));
     ctx.body = upstreamView(upstream, health);
   });
 
   router.patch("/api/provider/upstreams/:id", ...mw.signedInWriting, mw.jsonBody, async (ctx) => {
     const { account } = sessionOf(ctx);
-    const upstream = await upstreamOf(account, String(ctx.params.id));
+    const id = String(ctx.params.id);
+    const upstream = await upstreamOf(account, id);
     const body = validateBody(PatchUpstreamBodySchema, ctx.request.body);
-    await storeOf().setUpstreamEnabled(upstream.id, body.enabled);
-    ctx.body = upstreamView({ ...upstream, enabled: body.enabled }, lastChecks.get(upstream.id) ?? null);
+    const baseUrl = body.base_url === undefined ? undefined : await checkedBaseUrl(body.base_url, allowPrivate);
+    const models = body.models === undefined ? undefined : parseModels(body.models);
+    let health: UpstreamHealth | undefined;
+    if (baseUrl !== undefined || models !== undefined || body.api_key !== undefined) {
+      // Checked as it will be after the edit: the new address, key and models (the stored key when kept).
+      const apiKey = body.api_key === undefined ? await storeOf().apiKeyOf(upstream.id) : body.api_key;
+      health = await check(baseUrl ?? upstream.baseUrl, apiKey, models ?? upstream.models);
+    }
+    // A change that fails its check disables the upstream, as adding it would have, unless `enabled` says otherwise.
+    const enabled = body.enabled ?? (health && !health.ok ? false : undefined);
+    const updated = await saving(() =>
+      storeOf().updateUpstream(upstream.id, {
+        baseUrl,
+        apiKey: body.api_key,
+        models,
+        enabled,
+        health: health && healthRecordOf(health),
+      }),
+    );
+    if (!updated) throw upstreamNotFound(id);
+    ctx.body = upstreamView(updated, health ?? storedHealth(updated));
   });
+
+  router.delete("/api/provider/upstreams/:id", ...mw.signedInWriting, async (ctx) => {
+    const provider = await providerOf(sessionOf(ctx).account);
+    const id = String(ctx.params.id);
+    if (!(await storeOf().removeUpstream(provider.id, id))) throw upstreamNotFound(id);
+    ctx.status = 204;
+  });
+}
+
+/** Runs a write of an upstream, turning the repository's refusals into 400s naming the field. */
+async function saving<T>(write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    const message = (error as Error).message;
+    if (/^unknown models/.test(message)) throw badRequest(`Not models of this network: ${message.slice(16)}.`, "models");
+    if (/encryption key/.test(message)) {
+      throw badRequest("This gateway cannot store upstream API keys: UPSTREAM_KEY_ENCRYPTION_KEY is not set.", "api_key");
+    }
+    if (error instanceof TypeError) throw badRequest(message, "base_url");
+    throw error;
+  }
 }
 
 async function checkedBaseUrl(text: string, allowPrivate: boolean): Promise<string> {
@@ -176,7 +232,11 @@ export function parseModels(specs: string[]): Record<string, string> {
   return models;
 }
 
-function upstreamView(upstream: UpstreamDetails, health: UpstreamHealth | null) {
+const storedHealth = (upstream: UpstreamDetails): LastUpstreamCheck | null =>
+  upstream.health ? lastCheckView(upstream.health) : null;
+
+/** `health`: a live check's full result when one was just made, else the last stored check. */
+function upstreamView(upstream: UpstreamDetails, health: UpstreamHealth | LastUpstreamCheck | null) {
   return {
     id: upstream.id,
     base_url: upstream.baseUrl,
@@ -188,13 +248,13 @@ function upstreamView(upstream: UpstreamDetails, health: UpstreamHealth | null) 
   };
 }
 
-function providerView(provider: ProviderDetails, activity: ProviderActivity, checks: Map<string, UpstreamHealth>) {
+function providerView(provider: ProviderDetails, activity: ProviderActivity) {
   return {
     id: provider.id,
     name: provider.name,
     payout_address: provider.payoutAddress,
     created_at: provider.createdAt.toISOString(),
-    upstreams: provider.upstreams.map((u) => upstreamView(u, checks.get(u.id) ?? null)),
+    upstreams: provider.upstreams.map((u) => upstreamView(u, storedHealth(u))),
     stats: {
       requests: activity.requests,
       prompt_tokens: activity.promptTokens.toString(),

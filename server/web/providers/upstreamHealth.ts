@@ -1,19 +1,48 @@
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
+import type { UpstreamHealthRecord } from "../../providers/health/upstreamHealthLog";
 
-/** The result of one live `GET {baseUrl}/models`, shown on the Provider page. */
-export interface UpstreamHealth {
+/**
+ * An upstream's last health check as the Provider page shows it: stored with the upstream, written
+ * by every gateway's periodic check and by the page's live checks, so it survives restarts.
+ */
+export interface LastUpstreamCheck {
   ok: boolean;
   checked_at: string;
   /** HTTP status, null when no answer came. */
   status: number | null;
   latency_ms: number;
+  /** Why it is not ok, in plain words; null when ok. */
+  error: string | null;
+}
+
+/** The result of one live `GET {baseUrl}/models`, with what only a live check knows: the models listed. */
+export interface UpstreamHealth extends LastUpstreamCheck {
   /** Model ids the upstream listed (at most 50). */
   models_listed: string[];
   /** Upstream model names this upstream should serve that it did not list. */
   missing_models: string[];
-  /** Why it is not ok, in plain words; null when ok. */
-  error: string | null;
+}
+
+/** A live check as it is stored. */
+export function healthRecordOf(health: UpstreamHealth): UpstreamHealthRecord {
+  return {
+    up: health.ok,
+    checkedAt: new Date(health.checked_at),
+    latencyMs: health.latency_ms,
+    httpStatus: health.status,
+    error: health.error,
+  };
+}
+
+export function lastCheckView(record: UpstreamHealthRecord): LastUpstreamCheck {
+  return {
+    ok: record.up,
+    checked_at: record.checkedAt.toISOString(),
+    status: record.httpStatus,
+    latency_ms: record.latencyMs,
+    error: record.error,
+  };
 }
 
 export const HEALTH_CHECK_TIMEOUT_MS = 5_000;

@@ -1,9 +1,10 @@
 import { existsSync, promises as fs } from "node:fs";
 import path from "node:path";
 import type { Middleware } from "koa";
+import { PACKAGE_ROOT } from "../../packageRoot";
 
 /** Where `vite build --config web/vite.config.ts` writes the web app. */
-export const DEFAULT_WEB_APP_DIR = path.resolve(__dirname, "../../../web/dist");
+export const DEFAULT_WEB_APP_DIR = path.join(PACKAGE_ROOT, "web", "dist");
 
 /** Paths that are never the web app: the APIs and the operational endpoints keep their own 404s. */
 const RESERVED = /^\/(api|v1)(\/|$)|^\/(healthz|readyz|metrics)$/;

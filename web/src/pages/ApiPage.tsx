@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useState } from "react";
 import { api, type CreatedKey, type Key } from "../api";
 import { Usdc, usdcToBase } from "../money";
-import { plainError } from "../wallet";
+import { plainApiError } from "../apiErrors";
 
 export function ApiPage() {
   const [keys, setKeys] = useState<Key[] | null>(null);
@@ -14,7 +14,7 @@ export function ApiPage() {
   const [editing, setEditing] = useState<string | null>(null);
 
   const load = useCallback(() => {
-    api.keys().then((r) => setKeys(r.data)).catch((e) => setError(plainError(e)));
+    api.keys().then((r) => setKeys(r.data)).catch((e) => setError(plainApiError(e)));
   }, []);
   useEffect(load, [load]);
 
@@ -33,7 +33,7 @@ export function ApiPage() {
       setDailyCap("");
       load();
     } catch (e) {
-      setError(plainError(e));
+      setError(plainApiError(e));
     }
   };
 
@@ -43,7 +43,7 @@ export function ApiPage() {
       await api.revokeKey(id);
       load();
     } catch (e) {
-      setError(plainError(e));
+      setError(plainApiError(e));
     }
   };
 
@@ -196,7 +196,7 @@ function EditKey({ apiKey, onDone }: { apiKey: Key; onDone: () => void }) {
       });
       onDone();
     } catch (e) {
-      setError(plainError(e));
+      setError(plainApiError(e));
     }
   };
 

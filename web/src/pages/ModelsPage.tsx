@@ -1,13 +1,13 @@
 import { useEffect, useState } from "react";
 import { api, type Model } from "../api";
 import { UsdcBase } from "../money";
-import { plainError } from "../wallet";
+import { plainApiError } from "../apiErrors";
 
 export function ModelsPage() {
   const [models, setModels] = useState<Model[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    api.models().then((r) => setModels(r.data)).catch((e) => setError(plainError(e)));
+    api.models().then((r) => setModels(r.data)).catch((e) => setError(plainApiError(e)));
   }, []);
   return (
     <section className="card">

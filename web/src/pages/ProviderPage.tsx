@@ -1,6 +1,6 @@
 import { Contract } from "ethers";
 import { useCallback, useEffect, useState } from "react";
-import { api, ApiError, type Provider, type Upstream, type UpstreamHealth } from "../api";
+import { api, ApiError, type Provider, type Upstream, type UpstreamChanges, type UpstreamHealth } from "../api";
 import { AmountTile, Usdc, UsdcBase } from "../money";
 import { connectWallet, plainError, walletTokenBalance } from "../wallet";
 
@@ -211,17 +211,23 @@ function Upstreams({ provider, onChanged }: { provider: Provider; onChanged: () 
   const [apiKey, setApiKey] = useState("");
   const [models, setModels] = useState("");
   const [busy, setBusy] = useState(false);
+  /** Live checks made from this page: they also list the models the upstream serves. */
   const [checks, setChecks] = useState<Record<string, UpstreamHealth>>({});
+  const [editing, setEditing] = useState<string | null>(null);
+  const [confirming, setConfirming] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
 
+  const remember = (upstream: Upstream) => {
+    const health = upstream.health;
+    if (health) setChecks((c) => ({ ...c, [upstream.id]: health }));
+  };
   const add = async (event: React.FormEvent) => {
     event.preventDefault();
     setBusy(true);
     setError(null);
     try {
-      const list = models.split(/[\s,]+/).map((m) => m.trim()).filter(Boolean);
-      const added = await api.addUpstream({ base_url: baseUrl.trim(), api_key: apiKey || null, models: list });
-      if (added.health) setChecks((c) => ({ ...c, [added.id]: added.health! }));
+      const added = await api.addUpstream({ base_url: baseUrl.trim(), api_key: apiKey || null, models: modelList(models) });
+      remember(added);
       setBaseUrl("");
       setApiKey("");
       setModels("");
@@ -232,22 +238,27 @@ function Upstreams({ provider, onChanged }: { provider: Provider; onChanged: () 
       setBusy(false);
     }
   };
-  const recheck = async (upstream: Upstream) => {
+  const act = async (action: () => Promise<unknown>) => {
     setError(null);
     try {
-      const checked = await api.checkUpstream(upstream.id);
-      if (checked.health) setChecks((c) => ({ ...c, [upstream.id]: checked.health! }));
+      await action();
+      await onChanged();
     } catch (e) {
       setError(plainError(e));
     }
   };
-  const toggle = async (upstream: Upstream) => {
-    setError(null);
-    try {
-      await api.setUpstreamEnabled(upstream.id, !upstream.enabled);
+  const recheck = (upstream: Upstream) => act(async () => remember(await api.checkUpstream(upstream.id)));
+  const toggle = (upstream: Upstream) => act(() => api.setUpstreamEnabled(upstream.id, !upstream.enabled));
+  const remove = (upstream: Upstream) =>
+    act(async () => {
+      await api.removeUpstream(upstream.id);
+      setConfirming(null);
+    });
+  const edited = async (saved: Upstream | null) => {
+    setEditing(null);
+    if (saved) {
+      remember(saved);
       await onChanged();
-    } catch (e) {
-      setError(plainError(e));
     }
   };
 
@@ -256,7 +267,8 @@ function Upstreams({ provider, onChanged }: { provider: Provider; onChanged: () 
       <h2>Upstreams</h2>
       <p className="muted small">
         OpenAI-compatible endpoints that serve your models. Each is checked live (<code>GET {"{base URL}"}/models</code>) before it is
-        saved; one that fails is saved disabled until it passes.
+        saved, and again when you edit its address, key or models; one that fails is saved disabled until it passes. Gateways
+        also check every enabled upstream every few seconds; the last check is shown.
       </p>
       {provider.upstreams.length === 0 ? (
         <p className="muted">No upstreams yet: add one below.</p>
@@ -266,19 +278,36 @@ function Upstreams({ provider, onChanged }: { provider: Provider; onChanged: () 
             <tr><th>Base URL</th><th>Models</th><th>Key</th><th>Enabled</th><th>Health</th><th></th></tr>
           </thead>
           <tbody>
-            {provider.upstreams.map((u) => (
-              <tr key={u.id}>
-                <td><code>{u.base_url}</code></td>
-                <td>{u.models.map((m) => (m.upstream_name === m.id ? m.id : `${m.id} → ${m.upstream_name}`)).join(", ")}</td>
-                <td>{u.has_api_key ? "stored" : "none"}</td>
-                <td>{u.enabled ? "yes" : "no"}</td>
-                <td data-testid="upstream-health"><Health health={checks[u.id] ?? u.health} /></td>
-                <td className="actions">
-                  <button className="secondary" onClick={() => void recheck(u)}>Check now</button>{" "}
-                  <button className="secondary" onClick={() => void toggle(u)}>{u.enabled ? "Disable" : "Enable"}</button>
-                </td>
-              </tr>
-            ))}
+            {provider.upstreams.flatMap((u) => {
+              const row = (
+                <tr key={u.id} data-upstream-id={u.id}>
+                  <td><code>{u.base_url}</code></td>
+                  <td>{u.models.map((m) => (m.upstream_name === m.id ? m.id : `${m.id} → ${m.upstream_name}`)).join(", ")}</td>
+                  <td>{u.has_api_key ? "stored" : "none"}</td>
+                  <td>{u.enabled ? "yes" : "no"}</td>
+                  <td data-testid="upstream-health"><Health health={latest(checks[u.id], u.health)} /></td>
+                  <td className="actions">
+                    {confirming === u.id ? (
+                      <span className="confirm">
+                        Remove? Requests stop going to it; its usage history stays.{" "}
+                        <button className="danger" onClick={() => void remove(u)}>Yes, remove</button>{" "}
+                        <button className="secondary" onClick={() => setConfirming(null)}>Cancel</button>
+                      </span>
+                    ) : (
+                      <>
+                        <button className="secondary" onClick={() => void recheck(u)}>Check now</button>{" "}
+                        <button className="secondary" onClick={() => setEditing(editing === u.id ? null : u.id)}>Edit</button>{" "}
+                        <button className="secondary" onClick={() => void toggle(u)}>{u.enabled ? "Disable" : "Enable"}</button>{" "}
+                        <button className="secondary" onClick={() => setConfirming(u.id)}>Remove</button>
+                      </>
+                    )}
+                  </td>
+                </tr>
+              );
+              return editing === u.id
+                ? [row, <tr key={`${u.id}-edit`}><td colSpan={6}><EditUpstream upstream={u} onDone={edited} /></td></tr>]
+                : [row];
+            })}
           </tbody>
         </table>
       )}
@@ -302,13 +331,98 @@ function Upstreams({ provider, onChanged }: { provider: Provider; onChanged: () 
   );
 }
 
+/** Edits an upstream; only what changed is sent, and the stored key is kept unless replaced or removed. */
+function EditUpstream({ upstream, onDone }: { upstream: Upstream; onDone: (saved: Upstream | null) => void }) {
+  const initialModels = upstream.models.map((m) => (m.upstream_name === m.id ? m.id : `${m.id}=${m.upstream_name}`)).join(", ");
+  const [baseUrl, setBaseUrl] = useState(upstream.base_url);
+  const [models, setModels] = useState(initialModels);
+  const [apiKey, setApiKey] = useState("");
+  const [removeKey, setRemoveKey] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+
+  const save = async (event: React.FormEvent) => {
+    event.preventDefault();
+    const changes: UpstreamChanges = {};
+    if (baseUrl.trim() !== upstream.base_url) changes.base_url = baseUrl.trim();
+    if (modelList(models).join(",") !== modelList(initialModels).join(",")) changes.models = modelList(models);
+    if (apiKey) changes.api_key = apiKey;
+    else if (removeKey) changes.api_key = null;
+    if (Object.keys(changes).length === 0) return onDone(null);
+    setBusy(true);
+    setError(null);
+    try {
+      onDone(await api.updateUpstream(upstream.id, changes));
+    } catch (e) {
+      setError(plainError(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <form className="edit-key" onSubmit={save} data-testid="edit-upstream">
+      <div className="row">
+        <label>
+          Base URL
+          <input value={baseUrl} onChange={(e) => setBaseUrl(e.target.value)} required data-testid="edit-upstream-url" />
+        </label>
+        <label>
+          Models (networkId or networkId=upstreamName)
+          <input value={models} onChange={(e) => setModels(e.target.value)} required data-testid="edit-upstream-models" />
+        </label>
+      </div>
+      <div className="row">
+        <label>
+          {upstream.has_api_key ? "New API key (empty: keep the stored one)" : "API key (optional)"}
+          <input
+            value={apiKey}
+            onChange={(e) => setApiKey(e.target.value)}
+            type="password"
+            autoComplete="off"
+            disabled={removeKey}
+            data-testid="edit-upstream-key"
+          />
+        </label>
+        {upstream.has_api_key && (
+          <label style={{ flexDirection: "row", alignItems: "center" }}>
+            <input type="checkbox" checked={removeKey} onChange={(e) => setRemoveKey(e.target.checked)} disabled={!!apiKey} />
+            Remove the stored key
+          </label>
+        )}
+      </div>
+      <p className="muted small">
+        A new address, key or model list is checked live before it is saved; if the check fails the upstream is saved disabled.
+        Gateways route by the change within seconds; requests already running finish where they started.
+      </p>
+      <button type="submit" disabled={busy}>{busy ? "Checking…" : "Check and save"}</button>{" "}
+      <button type="button" className="secondary" onClick={() => onDone(null)}>Cancel</button>
+      {error && <p className="error" role="alert">{error}</p>}
+    </form>
+  );
+}
+
+/** "a/b, c/d=local" → ["a/b", "c/d=local"]. */
+function modelList(text: string): string[] {
+  return text.split(/[\s,]+/).map((m) => m.trim()).filter(Boolean);
+}
+
+/** The newer of a live check made from this page and the stored last check. */
+function latest(live: UpstreamHealth | undefined, stored: UpstreamHealth | null): UpstreamHealth | null {
+  if (!live) return stored;
+  if (!stored) return live;
+  return Date.parse(live.checked_at) >= Date.parse(stored.checked_at) ? live : stored;
+}
+
 function Health({ health }: { health: UpstreamHealth | null }) {
-  if (!health) return <span className="muted">not checked since the gateway started</span>;
-  const when = new Date(health.checked_at).toLocaleTimeString();
+  if (!health) return <span className="muted">not checked yet</span>;
+  const when = `Checked ${new Date(health.checked_at).toLocaleString()}`;
   return health.ok ? (
-    <span className="ok" title={`Checked ${when}; lists ${health.models_listed.join(", ")}`}>healthy ({health.latency_ms} ms)</span>
+    <span className="ok" title={health.models_listed ? `${when}; lists ${health.models_listed.join(", ")}` : when}>
+      healthy ({health.latency_ms} ms)
+    </span>
   ) : (
-    <span className="error" title={`Checked ${when}`}>{health.error ?? "unhealthy"}</span>
+    <span className="error" title={when}>{health.error ?? "unhealthy"}</span>
   );
 }
 
