@@ -33,12 +33,11 @@
  *                         nonstream-c1, nonstream-c16, nonstream-c64, stream-c16
  *   BENCH_TARGETS         comma list among direct, shareai, portkey (default: all)
  *   BENCH_GATEWAY_LOG_LEVEL  the gateway's LOG_LEVEL (default info, as in production; stdout discarded)
- *   BENCH_GATEWAY_RUNTIME tsx (default: as `npm start` runs it) or bundle (esbuild bundle run by plain node,
- *                         as a compiled build would be; see scripts/bench/gatewayRuntime.ts)
+ *   BENCH_GATEWAY_RUNTIME bundle (default: an esbuild bundle run by plain node, as `npm start` runs the
+ *                         server) or tsx (as bin/shareai.js runs it; see scripts/bench/gatewayRuntime.ts)
  *   BENCH_GATEWAY_NODE_FLAGS  extra node flags for the gateway process only (e.g. "--max-semi-space-size=4")
- *   BENCH_PROFILE         a folder: run the gateway under `node --cpu-prof` (100 µs sampling; runtime
- *                         bundle unless BENCH_GATEWAY_RUNTIME says otherwise, so positions map to the
- *                         sources), write the profile there and print the hot spots of the measured
+ *   BENCH_PROFILE         a folder: run the gateway under `node --cpu-prof` (100 µs sampling; with the
+ *                         bundle runtime, positions map to the sources), write the profile there and print the hot spots of the measured
  *                         windows (profiling slows the gateway down: run it on its own, e.g.
  *                         BENCH_CONFIGS=nonstream-c16 BENCH_TARGETS=shareai BENCH_UPSTREAM_CPU=0)
  *   BENCH_STRICT=1        exit 1 when a target is missed (errors always exit 1)
@@ -308,7 +307,7 @@ async function main(): Promise<number> {
   ).map((id) => ALL_CONFIGS.find((c) => c.id === id)!);
   const targets = envList("BENCH_TARGETS", ALL_TARGETS);
   const profileDir = process.env.BENCH_PROFILE ? path.resolve(process.env.BENCH_PROFILE) : null;
-  const runtime = (process.env.BENCH_GATEWAY_RUNTIME || (profileDir ? "bundle" : "tsx")) as GatewayRuntime;
+  const runtime = (process.env.BENCH_GATEWAY_RUNTIME || "bundle") as GatewayRuntime;
   if (runtime !== "tsx" && runtime !== "bundle")
     throw new Error(`BENCH_GATEWAY_RUNTIME must be tsx or bundle, got ${runtime}`);
   const cpus = os.availableParallelism();

@@ -5,6 +5,7 @@ import { type GatewayConfig, loadConfig } from "./config";
 import { ApiKeyAuthenticator } from "./domain/auth/apiKeyAuthenticator";
 import { CachedModelCatalog, CachedUpstreamDirectory } from "./domain/caching/cachedCatalog";
 import type { ChatCompletionDeps } from "./domain/chat/chatCompletionDeps";
+import { SpendableHints } from "./domain/ledger/spendableHints";
 import type { ApiKeyStore, Ledger, ModelCatalog, RateLimiter, ReadinessCheck, UpstreamDirectory } from "./domain/ports";
 import { errorHandler } from "./http/errors/errorHandler";
 import { closeGracefully, listen } from "./http/httpServer";
@@ -13,6 +14,7 @@ import { requestContext } from "./http/middleware/requestContext";
 import { GatewayMetrics } from "./http/observability/gatewayMetrics";
 import { gatewayRouter, unknownRoute } from "./http/routes/gatewayRouter";
 import { HealthChecker } from "./providers/health/healthChecker";
+import type { UpstreamHealthLog } from "./providers/health/upstreamHealthLog";
 import { UpstreamPools } from "./providers/openai-compatible/upstreamPools";
 import { ProviderRouter } from "./providers/routing/providerRouter";
 import { UpstreamStates } from "./providers/routing/upstreamStates";
@@ -27,6 +29,8 @@ export interface GatewayPorts {
   ledger: Ledger;
   rateLimiter: RateLimiter;
   readiness: ReadinessCheck;
+  /** Where upstream health checks are written for the Provider page; without it they stay in memory. */
+  upstreamHealth?: UpstreamHealthLog;
 }
 
 export interface GatewayDeps extends GatewayPorts {
@@ -125,6 +129,7 @@ export function createApp(deps: GatewayDeps): GatewayApp {
     intervalMs: config.healthCheck.intervalMs,
     timeoutMs: config.healthCheck.timeoutMs,
     logger,
+    healthLog: deps.upstreamHealth,
   });
   const chat: ChatCompletionDeps = {
     models,
@@ -133,6 +138,7 @@ export function createApp(deps: GatewayDeps): GatewayApp {
     rateLimiter: deps.rateLimiter,
     router,
     holdTtlMs: config.holdTtlMs,
+    spendableHints: new SpendableHints(now),
     observer: metrics,
     logger,
     now,
@@ -156,12 +162,13 @@ export function createApp(deps: GatewayDeps): GatewayApp {
   koa.use(inFlight.middleware);
   koa.use(requestContext(logger, metrics));
   koa.use(errorHandler(logger, config.maxBodyBytes));
+  koa.use(routes.chatCompletionsFastPath);
   if (deps.web) {
     const webApi = createWebApi({ web: deps.web, gatewayConfig: config, catalog: models, authenticator, now }).routes() as Koa.Middleware;
     // Every web API route is under /api (matched case-insensitively, as @koa/router does): /v1 skips its router.
     koa.use((ctx, next) => (WEB_API_PATH.test(ctx.path) ? webApi(ctx, next) : next()));
   }
-  koa.use(routes.routes());
+  koa.use(routes.router.routes());
   // The web app (web/dist, built by `npm run build:web`) at `/`, with its /api, when it has been built.
   if (deps.web && webAppBuilt()) koa.use(staticSite());
   koa.use(unknownRoute);

@@ -1,18 +1,19 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { bundleServer } from "../lib/bundleServer";
 import { NODE_TSX } from "./processes";
 
 /**
  * How the benchmark runs the gateway process:
  *
- * - `tsx` (default): `node --require tsx/cjs scripts/bench/gatewayServer.ts`,
- *   TypeScript compiled on load, as `npm start` runs it (tsx) today.
- * - `bundle`: the same entry bundled once by esbuild (tsx's own compiler) into
- *   one CommonJS file with a source map, npm packages left external, run by
- *   plain `node`: what a compiled production build would run. Without tsx's
- *   loader the process is smaller, and a CPU profile's positions map back to
- *   the TypeScript sources through the source map.
+ * - `bundle` (default): the entry bundled by esbuild into one CommonJS file
+ *   with a source map, npm packages left external, run by plain `node`, as
+ *   `npm start` runs the server (`dist/shareai.cjs`, scripts/lib/bundleServer.ts).
+ *   A CPU profile's positions map back to the TypeScript sources through the
+ *   source map.
+ * - `tsx`: `node --require tsx/cjs scripts/bench/gatewayServer.ts`, TypeScript
+ *   compiled on load, as `bin/shareai.js` runs the CLI in development.
  */
 export type GatewayRuntime = "tsx" | "bundle";
 
@@ -35,21 +36,7 @@ export function prepareGateway(runtime: GatewayRuntime, nodeFlags: string[] = []
   const dir = keepIn ?? fs.mkdtempSync(path.join(os.tmpdir(), "shareai-bench-gateway-"));
   fs.mkdirSync(dir, { recursive: true });
   const outfile = path.join(dir, "gateway.js");
-  // esbuild comes with tsx (its compiler); loaded only when a bundle is asked for.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const esbuild = require("esbuild") as typeof import("esbuild");
-  esbuild.buildSync({
-    entryPoints: [ENTRY],
-    outfile,
-    bundle: true,
-    platform: "node",
-    target: "node20",
-    format: "cjs",
-    packages: "external",
-    sourcemap: true,
-    logLevel: "warning",
-    absWorkingDir: ROOT,
-  });
+  bundleServer({ entry: ENTRY, outfile });
   return {
     command: [process.execPath, ...nodeFlags, outfile],
     // The bundle lives outside the repository: its external packages resolve from the repository's node_modules.

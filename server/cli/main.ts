@@ -83,4 +83,3 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   process.exit(await runCli(argv));
 }
 
-if (require.main === module) void main();

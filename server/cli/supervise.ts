@@ -1,6 +1,5 @@
 import { spawn } from "node:child_process";
 import { constants } from "node:os";
-import path from "node:path";
 import type { CliIo } from "./io";
 
 /**
@@ -17,7 +16,6 @@ import type { CliIo } from "./io";
  * too.
  */
 const RELAYED = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
-const BIN = path.resolve(__dirname, "../../bin/shareai.js");
 const DUPLICATE_WINDOW_MS = 300;
 
 /** Whether `shareai start` should run its server in its own process group: on POSIX systems. */
@@ -26,7 +24,9 @@ export function canSupervise(): boolean {
 }
 
 export async function runSupervised(argv: string[], io: CliIo): Promise<number> {
-  const child = spawn(process.execPath, [BIN, ...argv], {
+  // The same entry and the same node flags as this process: `bin/shareai.js` under tsx, or the
+  // production bundle with the memory flags `npm start` gives it.
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...argv], {
     detached: true,
     stdio: ["ignore", "inherit", "inherit", "ipc"],
     env: io.env,

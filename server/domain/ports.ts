@@ -53,6 +53,12 @@ export interface Hold {
   keyId: string;
   amountMicros: bigint;
   expiresAt: Date;
+  /**
+   * What the account could still spend once this hold was placed, in micro
+   * base units, when the ledger read it anyway: a hint for sizing the next
+   * holds (`SpendableHints`), never a basis for admitting a request.
+   */
+  spendableAfterMicros?: bigint;
 }
 
 export interface HoldRequest {

@@ -1,20 +1,33 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { expect } from "chai";
 import { JsonRpcProvider } from "ethers";
 import OpenAI from "openai";
 import { UsageEscrow__factory } from "../../typechain-types";
+import { bundleServer } from "../../scripts/lib/bundleServer";
 import { createTestDatabase } from "../support/database";
 
 /**
- * `npm start` as a user runs it: `node bin/shareai.js start` with no DATABASE_URL and no RPC_URL,
+ * `npm start` as a user runs it: package.json's `start` command (the production bundle, built here
+ * as `npm run build:server` builds it, with the node flags the script gives) with no DATABASE_URL and no RPC_URL,
  * in a fresh data folder. It must bring the local chain up, print its RPC URL and a demo key that
  * the official SDK can use, and on SIGINT exit 0 leaving no chain and no Postgres behind.
  */
-const BIN = path.resolve(__dirname, "../../bin/shareai.js");
+const ROOT = path.resolve(__dirname, "../..");
+const BUNDLE = path.join(ROOT, "dist", "shareai.cjs");
+/** `node [flags] dist/shareai.cjs start`, from package.json: the node flags npm start runs the server with. */
+const START_NODE_FLAGS = nodeFlagsOfStartScript();
+
+function nodeFlagsOfStartScript(): string[] {
+  const script: string = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")).scripts.start;
+  const words = script.trim().split(/\s+/);
+  expect(words[0], script).to.equal("node");
+  expect(words.slice(-2), script).to.deep.equal(["dist/shareai.cjs", "start"]);
+  return words.slice(1, -2);
+}
 const STARTUP_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 20_000;
 
@@ -40,7 +53,11 @@ function cliEnv(dataDir: string, more: Record<string, string> = {}): NodeJS.Proc
 }
 
 function spawnStart(env: NodeJS.ProcessEnv, argv: string[] = []): Started {
-  const child = spawn(process.execPath, [BIN, "start", ...argv], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [...START_NODE_FLAGS, BUNDLE, "start", ...argv], {
+    cwd: ROOT,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let output = "";
   child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
@@ -105,6 +122,8 @@ describe("npm start (shareai start), as a process", function () {
   this.timeout(90_000);
   let dataDir: string;
 
+  before(() => bundleServer({ entry: "server/cli/bin.ts", outfile: BUNDLE }));
+
   beforeEach(() => {
     // Not mkdtemp: its 0700 folder is closed to the postgres user initdb may run as.
     dataDir = path.join(os.tmpdir(), `shareai-start-e2e-${process.pid}-${randomBytes(4).toString("hex")}`);
@@ -159,7 +178,7 @@ describe("npm start (shareai start), as a process", function () {
       const [chainLine] = processesMatching(`--port ${port}`);
       expect(chainLine).to.be.a("string");
       // The supervisor's child (`start --in-process`) is the server; SIGKILL it, not the supervisor.
-      const [serverLine] = processesMatching(`${BIN} start --in-process`).filter((line) => line.includes(BIN));
+      const [serverLine] = processesMatching(`${BUNDLE} start --in-process`).filter((line) => line.includes(BUNDLE));
       const serverPid = Number(serverLine.trim().split(/\s+/)[0]);
       process.kill(serverPid, "SIGKILL");
       await waitUntil(() => processesMatching(`--port ${port}`).length === 0, 5_000, "the hardhat node exits");

@@ -163,6 +163,8 @@ export class MemoryLedger implements Ledger {
   private nextExpiryAtMs = Infinity;
   private readonly now: () => number;
   reserveCalls = 0;
+  /** Every hold asked for, in order, whether placed or refused. */
+  readonly reserveRequests: HoldRequest[] = [];
   releases = 0;
 
   constructor(private readonly options: MemoryLedgerOptions = {}) {
@@ -183,6 +185,7 @@ export class MemoryLedger implements Ledger {
     await this.latency();
     // From here to the insert there is no await: the check and the hold are one atomic step.
     this.reserveCalls += 1;
+    this.reserveRequests.push(request);
     this.expireHolds();
     const needed = request.amountMicros;
     const spendable = this.spendableMicros(request.account);
@@ -224,7 +227,7 @@ export class MemoryLedger implements Ledger {
     this.heldByKey.add(hold.keyId, needed);
     this.nextExpiryAtMs = Math.min(this.nextExpiryAtMs, hold.expiresAt.getTime());
     const { requestId: _, ...visible } = hold;
-    return { ok: true, hold: visible };
+    return { ok: true, hold: { ...visible, spendableAfterMicros: spendable - needed } };
   }
 
   async commit(record: UsageRecordInput): Promise<void> {

@@ -8,14 +8,14 @@ import {
   rateLimited,
   rateLimiterUnavailable,
 } from "../errors/gatewayErrors";
-import type { RateLimitHeaders, RateLimits, UpstreamTarget } from "../ports";
+import type { Hold, HoldRefusal, RateLimitHeaders, RateLimits, UpstreamTarget } from "../ports";
 import { countPromptTokens } from "../tokens/countPromptTokens";
 import type { ApiKey, Model } from "../types";
 import type { ChatCompletionDeps } from "./chatCompletionDeps";
 import type { ChatCompletionRequest } from "./chatCompletionRequest";
 import { HeldRequest } from "./heldRequest";
 import { chargedTokens, correctTokenCharge, rateLimitsOf } from "./rateLimitCorrection";
-import { type TokenBudget, holdAmountMicros, tokenBudget } from "./tokenBudget";
+import { type TokenBudget, byteBoundTokenBudget, holdAmountMicros, tokenBudget } from "./tokenBudget";
 
 /** A request that passed every check and holds its worst case on the balance: ready to go upstream. */
 export interface AdmittedChatCompletion {
@@ -49,23 +49,26 @@ export async function admitChatCompletion(
   if (!model) throw modelNotFound(request.model);
   if (key.allowedModels !== null && !key.allowedModels.includes(model.id)) throw modelNotAllowed(model.id);
 
-  const budget = tokenBudget(request, model, countPromptTokens(request));
+  let budget = chooseTokenBudget(deps, key, request, model);
   const limits = rateLimitsOf(key);
-  const rateLimitHeaders = limits ? await checkRateLimits(deps, key, limits, chargedTokens(budget)) : {};
+  // A byte-bound budget only ever goes with a key without a tokens-per-minute limit: nothing to charge then.
+  const tokens = key.tokensPerMinute === null ? 0 : chargedTokens(budget);
+  const rateLimitHeaders = limits ? await checkRateLimits(deps, key, limits, tokens) : {};
 
   try {
     const candidates = await deps.router.candidatesFor(model.id);
     if (candidates.length === 0) {
       throw (await deps.upstreams.hasAnyUpstream()) ? noProviderAvailable(model.id) : providerUpstreamNotConfigured();
     }
-    const reservation = await deps.ledger.reserve({
-      requestId,
-      account: key.account,
-      keyId: key.id,
-      modelId: model.id,
-      amountMicros: holdAmountMicros(budget, model),
-      ttlMs: deps.holdTtlMs,
-    });
+    let reservation = await reserve(deps, requestId, key, model, budget);
+    if (!reservation.ok && budget.promptSizing === "byte_bound") {
+      // Refused with the cheap, larger hold: decide again with the tokenizer's, as the request deserves.
+      const counted = tokenBudget(request, model, budget.promptTokens);
+      if (holdAmountMicros(counted, model) < holdAmountMicros(budget, model)) {
+        budget = counted;
+        reservation = await reserve(deps, requestId, key, model, budget);
+      }
+    }
     if (!reservation.ok) throw holdRefused(reservation.refusal);
     const held = new HeldRequest(reservation.hold, deps.ledger, deps.observer, deps.logger);
     return { requestId, key, model, request, budget, candidates, rateLimitHeaders, held, startedAtMs };
@@ -74,6 +77,43 @@ export async function admitChatCompletion(
     if (error instanceof GatewayError) error.withHeaders(rateLimitHeaders);
     throw error;
   }
+}
+
+/**
+ * Sizes the request's hold: by the prompt's byte length (no tokenizer run)
+ * when the account is known to have plenty of room for it, else by our
+ * tokenizer. A key with a tokens-per-minute limit is always counted: the
+ * limiter must be charged the prompt's tokens, not its bytes.
+ */
+function chooseTokenBudget(deps: ChatCompletionDeps, key: ApiKey, request: ChatCompletionRequest, model: Model): TokenBudget {
+  if (key.tokensPerMinute === null) {
+    const bounded = byteBoundTokenBudget(request, model);
+    if (deps.spendableHints.hasRoomFor(key.account, holdAmountMicros(bounded, model))) return bounded;
+  }
+  return tokenBudget(request, model, countPromptTokens(request));
+}
+
+async function reserve(
+  deps: ChatCompletionDeps,
+  requestId: string,
+  key: ApiKey,
+  model: Model,
+  budget: TokenBudget
+): Promise<{ ok: true; hold: Hold } | { ok: false; refusal: HoldRefusal }> {
+  const reservation = await deps.ledger.reserve({
+    requestId,
+    account: key.account,
+    keyId: key.id,
+    modelId: model.id,
+    amountMicros: holdAmountMicros(budget, model),
+    ttlMs: deps.holdTtlMs,
+  });
+  if (reservation.ok && reservation.hold.spendableAfterMicros !== undefined) {
+    deps.spendableHints.record(key.account, reservation.hold.spendableAfterMicros);
+  } else if (!reservation.ok && reservation.refusal.reason === "insufficient_balance") {
+    deps.spendableHints.record(key.account, reservation.refusal.spendableMicros);
+  }
+  return reservation;
 }
 
 async function checkRateLimits(

@@ -1,3 +1,4 @@
+import type { SpendableHints } from "../ledger/spendableHints";
 import type { MeteredUsage } from "../metering/meterUsage";
 import type { Ledger, ModelCatalog, RateLimiter, UpstreamDirectory } from "../ports";
 import type { ChatUpstreamRouter } from "./chatUpstream";
@@ -22,6 +23,8 @@ export interface ChatCompletionDeps {
   rateLimiter: RateLimiter;
   router: ChatUpstreamRouter;
   holdTtlMs: number;
+  /** What accounts could spend, as last reported by the ledger: how holds are sized (see admitChatCompletion). */
+  spendableHints: SpendableHints;
   observer: ChatCompletionObserver;
   logger: UseCaseLogger;
   now: () => number;

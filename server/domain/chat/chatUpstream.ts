@@ -21,28 +21,49 @@ export interface UpstreamChatRequest {
   /** The client's body, as received; the router substitutes the upstream's model name and, for streams, asks for usage. */
   body: Record<string, unknown>;
   /** Aborted when the client goes away: the upstream request is cancelled. */
-  signal: AbortSignal;
+  signal: ClientSignal;
+}
+
+/**
+ * The client's side of a request: whether it has gone away, and a way to hear
+ * it go. The HTTP layer's disconnect watcher implements it without an
+ * AbortController; an AbortSignal fits it too.
+ */
+export interface ClientSignal {
+  readonly aborted: boolean;
+  addEventListener(type: "abort", listener: () => void): void;
+  removeEventListener(type: "abort", listener: () => void): void;
 }
 
 export interface UpstreamCompletion {
   target: UpstreamTarget;
-  /** The upstream's JSON response, parsed. */
+  /** The upstream's JSON response, parsed (a JSON object). */
   body: Record<string, unknown>;
+  /** The text `body` was parsed from, as the upstream sent it. */
+  text: string;
+}
+
+/** One chunk of an upstream stream: the JSON text of its event, as received, and the object parsed from it. */
+export interface UpstreamChunk {
+  readonly text: string;
+  readonly parsed: Record<string, unknown>;
 }
 
 export interface UpstreamChunkStream {
   target: UpstreamTarget;
   /**
-   * The upstream's chunks, parsed, the first already received. The iteration
-   * ends normally only after the upstream's `[DONE]`; anything else (a cut
-   * connection, silence past the idle timeout, an error event, a chunk that is
-   * not JSON) throws an UpstreamStreamFailure.
+   * The next chunks: every chunk received since the last call (all those of
+   * one network read come together), waiting for the next read if there are
+   * none; the first call returns at least the first chunk. Null once the
+   * upstream has sent `[DONE]`. Anything else (a cut connection, silence past
+   * the idle timeout, an error event, a chunk that is not JSON) throws an
+   * UpstreamStreamFailure, after the chunks that came before it.
    */
-  chunks: AsyncIterable<Record<string, unknown>>;
+  read(): Promise<readonly UpstreamChunk[] | null>;
   /**
-   * Lets go of the upstream if the iteration did not run to its end (or never
-   * started): its body is dropped and it stops counting as in flight. Called
-   * once the consumer is done, however it ended; a no-op after a full iteration.
+   * Lets go of the upstream if the reading did not run to its end (or never
+   * started): its request is aborted and it stops counting as in flight.
+   * Called once the consumer is done, however it ended; a no-op after `[DONE]`.
    */
   close(): void;
 }

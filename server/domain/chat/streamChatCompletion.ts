@@ -3,7 +3,7 @@ import type { GatewayError } from "../errors/gatewayError";
 import { meterUsage } from "../metering/meterUsage";
 import type { AdmittedChatCompletion } from "./admitChatCompletion";
 import type { ChatCompletionDeps } from "./chatCompletionDeps";
-import { UpstreamStreamFailure } from "./chatUpstream";
+import { type ClientSignal, UpstreamStreamFailure } from "./chatUpstream";
 import { settleChatCompletion } from "./settleChatCompletion";
 import { StreamChunkRelay } from "./streamChunkRelay";
 
@@ -13,6 +13,13 @@ export interface ChunkSink {
   readonly clientGone: boolean;
   /** Sends the status and headers: from here on, errors can only be events. */
   open(): void;
+  /**
+   * Sends one event per JSON text, in one write. False when the client is not
+   * keeping up: wait for `drained()` before writing more.
+   */
+  write(jsons: readonly string[]): boolean;
+  /** Resolves once the client has taken what was written (or has gone). */
+  drained(): Promise<void>;
   send(json: string): Promise<void>;
   sendDone(): Promise<void>;
   sendError(error: GatewayError): Promise<void>;
@@ -36,7 +43,7 @@ export async function streamChatCompletion(
   deps: ChatCompletionDeps,
   admitted: AdmittedChatCompletion,
   clientBody: Record<string, unknown>,
-  signal: AbortSignal,
+  signal: ClientSignal,
   sink: ChunkSink
 ): Promise<void> {
   const opened = await deps.router.stream({
@@ -54,9 +61,20 @@ export async function streamChatCompletion(
     let failure: UpstreamStreamFailure | null = null;
     try {
       sink.open();
-      for await (const chunk of opened.chunks) {
-        const json = relay.accept(chunk);
-        if (json !== null) await sink.send(json);
+      // One turn per upstream read: its chunks are relayed synchronously, in one write.
+      const out: string[] = [];
+      for (;;) {
+        const chunks = await opened.read();
+        if (chunks === null) break;
+        for (let i = 0; i < chunks.length; i++) {
+          const json = relay.accept(chunks[i]);
+          if (json !== null) out.push(json);
+        }
+        if (out.length > 0) {
+          const keepingUp = sink.write(out);
+          out.length = 0;
+          if (!keepingUp && !sink.clientGone) await sink.drained();
+        }
         if (sink.clientGone) break;
       }
     } catch (error) {

@@ -2,6 +2,8 @@ import { randomBytes } from "node:crypto";
 import { CompletionTranscript } from "../metering/completionTranscript";
 import { type MeteredUsage, estimatedUsageObject } from "../metering/meterUsage";
 import { type ReportedUsage, readReportedUsage } from "../metering/reportedUsage";
+import type { UpstreamChunk } from "./chatUpstream";
+import { TopLevelRewrite } from "./topLevelRewrite";
 
 /**
  * Turns an upstream's chunks into the client's, one at a time:
@@ -12,6 +14,10 @@ import { type ReportedUsage, readReportedUsage } from "../metering/reportedUsage
  *   if it asked with `stream_options.include_usage`, and then, like OpenAI,
  *   `usage: null` on the other chunks;
  * - the generated text is collected in case the upstream reports no usage.
+ *
+ * The chunk's text is relayed with those members rewritten in place
+ * (`TopLevelRewrite`), not serialised again from the parsed object, which is
+ * only read (usage, and the text to count).
  */
 export class StreamChunkRelay {
   readonly transcript = new CompletionTranscript();
@@ -19,14 +25,16 @@ export class StreamChunkRelay {
   private upstreamUsage: unknown = null;
   private id: string | undefined;
   private created: number | undefined;
+  private rewrite: TopLevelRewrite | undefined;
 
   constructor(private readonly modelId: string, readonly includeUsage: boolean, private readonly nowMs: () => number) {}
 
   /** The JSON to send for this chunk, or null when it carries only usage (sent at the end, once billed). */
-  accept(chunk: Record<string, unknown>): string | null {
-    this.stamp(chunk);
+  accept({ text, parsed: chunk }: UpstreamChunk): string | null {
+    const rewrite = this.rewrite ?? this.firstChunk(chunk);
     const usage = chunk.usage;
-    if (usage !== undefined && usage !== null) {
+    const hasUsage = usage !== undefined && usage !== null;
+    if (hasUsage) {
       const reported = readReportedUsage(usage);
       if (reported) {
         this.reportedUsage = reported;
@@ -34,37 +42,41 @@ export class StreamChunkRelay {
       }
     }
     const choices = chunk.choices;
-    const hasChoices = Array.isArray(choices) && choices.length > 0;
-    if (hasChoices) this.transcript.addDeltaChoices(choices);
-    else if (usage !== undefined && usage !== null) return null;
-    if (usage !== undefined) chunk.usage = this.includeUsage ? null : undefined;
-    return JSON.stringify(chunk);
+    if (Array.isArray(choices) && choices.length > 0) this.transcript.addDeltaChoices(choices);
+    else if (hasUsage) return null;
+    return rewrite.apply(text) ?? this.serialise(chunk);
   }
 
   /** The final usage chunk: the upstream's usage object as it reported it, or our estimate in the same shape. */
   usageChunk(metered: MeteredUsage): string {
-    return JSON.stringify({
-      id: this.id ?? newChunkId(),
-      object: "chat.completion.chunk",
-      created: this.created ?? Math.floor(this.nowMs() / 1000),
-      model: this.modelId,
-      choices: [],
-      usage: this.upstreamUsage ?? estimatedUsageObject(metered),
-    });
+    // What JSON.stringify makes of { id, object, created, model, choices: [], usage }, with only the usage serialised.
+    const id = JSON.stringify(this.id ?? newChunkId());
+    const created = this.created ?? Math.floor(this.nowMs() / 1000);
+    const model = JSON.stringify(this.modelId);
+    const usage = JSON.stringify(this.upstreamUsage ?? estimatedUsageObject(metered));
+    return `{"id":${id},"object":"chat.completion.chunk","created":${created},"model":${model},"choices":[],"usage":${usage}}`;
   }
 
-  private stamp(chunk: Record<string, unknown>): void {
-    if (this.id === undefined) {
-      const { id, created } = chunk;
-      this.id = typeof id === "string" && id.length > 0 && id.length <= 200 ? id : newChunkId();
-      this.created =
-        Number.isSafeInteger(created) && (created as number) > 0
-          ? (created as number)
-          : Math.floor(this.nowMs() / 1000);
-    }
-    chunk.id = this.id;
-    chunk.created = this.created;
-    chunk.model = this.modelId;
+  private firstChunk(chunk: Record<string, unknown>): TopLevelRewrite {
+    const { id, created } = chunk;
+    this.id = typeof id === "string" && id.length > 0 && id.length <= 200 ? id : newChunkId();
+    this.created =
+      Number.isSafeInteger(created) && (created as number) > 0 ? (created as number) : Math.floor(this.nowMs() / 1000);
+    this.rewrite = new TopLevelRewrite([
+      { key: "id", json: JSON.stringify(this.id), addIfAbsent: true },
+      { key: "created", json: String(this.created), addIfAbsent: true },
+      { key: "model", json: JSON.stringify(this.modelId), addIfAbsent: true },
+      // Only where the upstream put it: null when the client asked for usage (OpenAI's shape), else gone.
+      { key: "usage", json: this.includeUsage ? "null" : null, addIfAbsent: false },
+    ]);
+    return this.rewrite;
+  }
+
+  /** The same chunk, serialised from its parsed form (for text the rewrite cannot read; not expected). */
+  private serialise(chunk: Record<string, unknown>): string {
+    const copy: Record<string, unknown> = { ...chunk, id: this.id, created: this.created, model: this.modelId };
+    if ("usage" in chunk) copy.usage = this.includeUsage ? null : undefined;
+    return JSON.stringify(copy);
   }
 }
 

@@ -1,4 +1,4 @@
-import type { Middleware } from "koa";
+import type { Context, Middleware } from "koa";
 import type { ApiKeyAuthenticator } from "../../domain/auth/apiKeyAuthenticator";
 import { invalidApiKey, missingApiKey } from "../../domain/errors/gatewayErrors";
 
@@ -10,14 +10,22 @@ const BEARER = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;
  * anonymously, but one that presents a key must present a valid one.
  */
 export function authenticate(authenticator: ApiKeyAuthenticator, options: { required: boolean }): Middleware {
+  const check = keyCheck(authenticator, options);
   return async (ctx, next) => {
-    const header = ctx.get("authorization");
-    if (!header && !options.required) return next();
-    const secret = BEARER.exec(header)?.[1];
+    await check(ctx);
+    return next();
+  };
+}
+
+/** `authenticate` as a plain call, for a route that runs its steps in one handler. */
+export function keyCheck(authenticator: ApiKeyAuthenticator, options: { required: boolean }): (ctx: Context) => Promise<void> {
+  return async (ctx) => {
+    const header = ctx.req.headers.authorization;
+    if (!header && !options.required) return;
+    const secret = header ? BEARER.exec(header)?.[1] : undefined;
     if (!secret) throw missingApiKey();
     const key = await authenticator.authenticate(secret);
     if (!key) throw invalidApiKey();
     ctx.state.apiKey = key;
-    return next();
   };
 }

@@ -1,4 +1,4 @@
-import type { Middleware } from "koa";
+import type { Context } from "koa";
 import { admitChatCompletion } from "../../domain/chat/admitChatCompletion";
 import type { ChatCompletionDeps } from "../../domain/chat/chatCompletionDeps";
 import { ChatCompletionRequestSchema } from "../../domain/chat/chatCompletionRequest";
@@ -16,7 +16,7 @@ import { validateBody } from "../validation/validateBody";
  * (stream or not) → the hold is released in `finally` if serving did not
  * bill it.
  */
-export function chatCompletionsRoute(deps: ChatCompletionDeps): Middleware {
+export function chatCompletionsRoute(deps: ChatCompletionDeps): (ctx: Context) => Promise<void> {
   return async (ctx) => {
     const clientBody = ctx.request.body as Record<string, unknown>;
     const request = validateBody(ChatCompletionRequestSchema, clientBody);
@@ -35,7 +35,9 @@ export function chatCompletionsRoute(deps: ChatCompletionDeps): Middleware {
         });
         await streamChatCompletion(deps, admitted, clientBody, disconnect.signal, sink);
       } else {
+        // The upstream's JSON text, passed on as it came (model renamed): a string body, typed as JSON.
         ctx.body = await completeChatCompletion(deps, admitted, clientBody, disconnect.signal);
+        ctx.type = "application/json";
       }
     } finally {
       disconnect.dispose();

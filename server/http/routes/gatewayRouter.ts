@@ -1,12 +1,12 @@
 import Router from "@koa/router";
-import type { Middleware } from "koa";
+import type { Context, Middleware } from "koa";
 import type { ApiKeyAuthenticator } from "../../domain/auth/apiKeyAuthenticator";
 import type { ChatCompletionDeps } from "../../domain/chat/chatCompletionDeps";
 import { GatewayError } from "../../domain/errors/gatewayError";
 import { unknownUrl } from "../../domain/errors/gatewayErrors";
 import type { ModelCatalog, ReadinessCheck } from "../../domain/ports";
-import { authenticate } from "../middleware/authenticate";
-import { jsonBody } from "../middleware/jsonBody";
+import { authenticate, keyCheck } from "../middleware/authenticate";
+import { jsonBodyReader } from "../middleware/jsonBody";
 import type { GatewayMetrics } from "../observability/gatewayMetrics";
 import { chatCompletionsRoute } from "./chatCompletionsRoute";
 import { healthz, metricsRoute, readyz } from "./healthRoutes";
@@ -22,8 +22,20 @@ export interface GatewayRouterDeps {
   isDraining: () => boolean;
 }
 
-/** Every route the gateway serves. Middleware order per route is DESIGN.md's check order: key, then body. */
-export function gatewayRouter(deps: GatewayRouterDeps): Router {
+export interface GatewayRoutes {
+  router: Router;
+  /**
+   * `POST /v1/chat/completions` spelled exactly so, before any router: the one
+   * route under load skips route matching and the middleware chain. Other
+   * spellings (a trailing slash, capitals) still reach it through the router.
+   */
+  chatCompletionsFastPath: Middleware;
+}
+
+const CHAT_COMPLETIONS = "/v1/chat/completions";
+
+/** Every route the gateway serves. The order of checks per route is DESIGN.md's: key, then body. */
+export function gatewayRouter(deps: GatewayRouterDeps): GatewayRoutes {
   const router = new Router();
   const requireKey = authenticate(deps.authenticator, { required: true });
   const optionalKey = authenticate(deps.authenticator, { required: false });
@@ -34,10 +46,31 @@ export function gatewayRouter(deps: GatewayRouterDeps): Router {
 
   router.get("/v1/models", optionalKey, listModels(deps.catalog));
   router.get("/v1/models/{*id}", optionalKey, retrieveModel(deps.catalog));
-  router.post("/v1/chat/completions", requireKey, jsonBody(deps.maxBodyBytes), chatCompletionsRoute(deps.chat));
+  const chatCompletions = chatCompletionsHandler(deps);
+  router.post(CHAT_COMPLETIONS, chatCompletions);
 
   router.all("/v1/responses", responsesNotServed);
-  return router;
+  return {
+    router,
+    chatCompletionsFastPath: (ctx, next) => {
+      if (ctx.method !== "POST" || ctx.path !== CHAT_COMPLETIONS) return next();
+      // The route label the router would have set, for metrics and the request log.
+      (ctx as { _matchedRoute?: string })._matchedRoute = CHAT_COMPLETIONS;
+      return chatCompletions(ctx, next);
+    },
+  };
+}
+
+/** Key, body, then the route, as plain calls in one handler (no middleware hops). */
+function chatCompletionsHandler(deps: GatewayRouterDeps): Middleware {
+  const requireKey = keyCheck(deps.authenticator, { required: true });
+  const readBody = jsonBodyReader(deps.maxBodyBytes);
+  const route = chatCompletionsRoute(deps.chat);
+  return async (ctx: Context) => {
+    await requireKey(ctx);
+    await readBody(ctx);
+    await route(ctx);
+  };
 }
 
 /** The AI SDK's default `createOpenAI()(model)` calls the Responses API: say what to use instead. */

@@ -15,10 +15,10 @@ const SSE_HEADERS = {
  * backpressure: a slow reader makes us wait (and, through TCP, the upstream),
  * instead of buffering an unbounded answer in memory.
  *
- * Events relayed in one turn of the event loop (an upstream read usually
- * holds several) leave in one write: the socket is corked at the first and
- * uncorked on the next tick, which saves a system call per event and delays
- * nothing.
+ * The chunks of one upstream read are written as one string; events written
+ * in one turn of the event loop (the last chunks, the usage chunk, [DONE])
+ * leave in one system call: the socket is corked at the first and uncorked
+ * on the next tick, which delays nothing.
  */
 export class SseChunkSink implements ChunkSink {
   private corked = false;
@@ -29,7 +29,7 @@ export class SseChunkSink implements ChunkSink {
 
   constructor(
     private readonly res: ServerResponse,
-    private readonly disconnect: AbortSignal,
+    private readonly disconnect: { readonly aborted: boolean },
     private readonly onOpen: () => void
   ) {}
 
@@ -42,31 +42,54 @@ export class SseChunkSink implements ChunkSink {
     this.res.writeHead(200, SSE_HEADERS);
   }
 
+  write(jsons: readonly string[]): boolean {
+    let text = "";
+    for (let i = 0; i < jsons.length; i++) text += `data: ${jsons[i]}\n\n`;
+    return this.writeText(text);
+  }
+
+  drained(): Promise<void> {
+    // A closed connection never drains: waiting for it would hang the request.
+    if (!this.res.writableNeedDrain || this.isClosed()) return Promise.resolve();
+    return this.drain();
+  }
+
   send(json: string): Promise<void> {
-    return this.write(`data: ${json}\n\n`);
+    return this.writeAndWait(`data: ${json}\n\n`);
   }
 
   sendDone(): Promise<void> {
-    return this.write("data: [DONE]\n\n");
+    return this.writeAndWait("data: [DONE]\n\n");
   }
 
   sendError(error: GatewayError): Promise<void> {
-    return this.write(`data: ${JSON.stringify(error.toBody())}\n\n`);
+    return this.writeAndWait(`data: ${JSON.stringify(error.toBody())}\n\n`);
   }
 
   close(): void {
     if (!this.res.writableEnded) this.res.end();
   }
 
-  private write(text: string): Promise<void> {
-    // A write to a closed connection never drains: waiting for it would hang the request.
-    if (this.clientGone || this.res.writableEnded || this.res.destroyed) return Promise.resolve();
+  private isClosed(): boolean {
+    return this.clientGone || this.res.writableEnded || this.res.destroyed;
+  }
+
+  /** False when the response's buffer is full (nothing is written, and true returned, once the client has gone). */
+  private writeText(text: string): boolean {
+    if (this.isClosed()) return true;
     if (!this.corked) {
       this.corked = true;
       this.res.cork();
       process.nextTick(this.uncork);
     }
-    if (this.res.write(text)) return Promise.resolve();
+    return this.res.write(text);
+  }
+
+  private writeAndWait(text: string): Promise<void> {
+    return this.writeText(text) ? Promise.resolve() : this.drain();
+  }
+
+  private drain(): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
         this.res.off("drain", done);

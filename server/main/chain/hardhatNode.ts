@@ -3,6 +3,7 @@ import { createServer } from "node:net";
 import path from "node:path";
 import { HDNodeWallet, JsonRpcProvider, type Provider } from "ethers";
 import { findFreePort } from "../../persistence/freePort";
+import { PACKAGE_ROOT } from "../../packageRoot";
 
 /**
  * A `hardhat node` (Hardhat's in-memory development chain, chain id 31337) in
@@ -48,8 +49,9 @@ export interface StartHardhatNodeOptions {
 export const HARDHAT_MNEMONIC = "test test test test test test test test test test test junk";
 export const HARDHAT_CHAIN_ID = 31337n;
 
-const REPO_ROOT = path.resolve(__dirname, "../../..");
-const EXIT_WITH_PARENT = path.join(__dirname, "exitWithParent.js");
+// Hardhat runs in the package root (its hardhat.config.ts); the preload is a plain .js file there, also when this runs bundled.
+const REPO_ROOT = PACKAGE_ROOT;
+const EXIT_WITH_PARENT = path.join(PACKAGE_ROOT, "server", "main", "chain", "exitWithParent.js");
 const POLL_MS = 100;
 const FAST_POLLING_MS = 20;
 const OUTPUT_TAIL_CHARS = 4_000;

@@ -2,7 +2,6 @@ import { ClientGoneError, type UpstreamChatRequest, type UpstreamCompletion } fr
 import { GatewayError } from "../../domain/errors/gatewayError";
 import { upstreamRejectedRequest } from "../../domain/errors/gatewayErrors";
 import { type AttemptFailure, UpstreamProtocolError, judgeStatus } from "../openai-compatible/attemptFailure";
-import { readBoundedText } from "../openai-compatible/readBoundedText";
 import { upstreamRequestBody } from "../openai-compatible/upstreamRequestBody";
 import { type UpstreamFailureListener, bodyPerUpstreamModel, everyUpstreamFailed } from "./failoverOutcome";
 import { type AttemptDeps, UpstreamAttempt } from "./upstreamAttempt";
@@ -32,14 +31,13 @@ export async function completeWithFailover(
     attempts += 1;
     let failure: AttemptFailure;
     try {
-      const response = await attempt.send(bodyFor(target), false);
-      attempt.firstByteArrived();
+      const response = await attempt.fetchText(bodyFor(target), MAX_RESPONSE_BYTES, MAX_ERROR_BODY_BYTES);
       if (response.statusCode === 200) {
-        const body = parseJsonObject(await readBoundedText(response.body, MAX_RESPONSE_BYTES));
+        const body = parseJsonObject(response.text);
         attempt.finish("healthy");
-        return { target, body };
+        return { target, body, text: response.text };
       }
-      const judged = judgeStatus(response.statusCode, await readBoundedText(response.body, MAX_ERROR_BODY_BYTES, true));
+      const judged = judgeStatus(response.statusCode, response.text);
       if ("clientFault" in judged) {
         attempt.finish("healthy");
         throw upstreamRejectedRequest(judged.clientFault.message, judged.clientFault.param);

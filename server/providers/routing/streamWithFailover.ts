@@ -1,18 +1,16 @@
-import type { Dispatcher } from "undici";
 import {
   ClientGoneError,
   type UpstreamChatRequest,
+  type UpstreamChunk,
   type UpstreamChunkStream,
   UpstreamStreamFailure,
 } from "../../domain/chat/chatUpstream";
 import { GatewayError } from "../../domain/errors/gatewayError";
 import { upstreamRejectedRequest } from "../../domain/errors/gatewayErrors";
-import { type AttemptFailure, UpstreamProtocolError, judgeStatus } from "../openai-compatible/attemptFailure";
-import { discardBody } from "../openai-compatible/discardBody";
-import { readBoundedText } from "../openai-compatible/readBoundedText";
-import { upstreamChunks } from "../openai-compatible/upstreamChunks";
+import type { UpstreamTarget } from "../../domain/ports";
+import { type AttemptFailure, judgeStatus } from "../openai-compatible/attemptFailure";
+import type { EventStreamExchange } from "../openai-compatible/upstreamExchange";
 import { upstreamRequestBody } from "../openai-compatible/upstreamRequestBody";
-import { readSseEvents } from "../sse/readSseEvents";
 import { type UpstreamFailureListener, bodyPerUpstreamModel, everyUpstreamFailed } from "./failoverOutcome";
 import { type AttemptDeps, UpstreamAttempt } from "./upstreamAttempt";
 
@@ -24,7 +22,7 @@ const MAX_ERROR_BODY_BYTES = 16 * 1024;
  * error, a timeout (no first chunk within the first-byte timeout), a 5xx or a
  * stream that breaks before its first chunk moves on to the next upstream.
  * From the first chunk on, the upstream is committed to: a later failure is
- * thrown by the returned iteration and becomes an error event for the client.
+ * thrown by `read` and becomes an error event for the client.
  */
 export async function streamWithFailover(
   request: UpstreamChatRequest,
@@ -39,30 +37,12 @@ export async function streamWithFailover(
     const attempt = UpstreamAttempt.begin(target, deps, request.signal);
     if (!attempt) continue;
     attempts += 1;
-    let response: Dispatcher.ResponseData | undefined;
+    const exchange = attempt.openStream(bodyFor(target), MAX_ERROR_BODY_BYTES);
     let failure: AttemptFailure;
     try {
-      response = await attempt.send(bodyFor(target), true);
-      if (response.statusCode === 200) {
-        if (!isEventStream(response.headers["content-type"])) {
-          throw new UpstreamProtocolError("the provider answered a stream request without an event stream");
-        }
-        const chunks = upstreamChunks(readSseEvents(response.body));
-        const first = await attempt.withinFirstByteTimeout(chunks.next(), response.body);
-        attempt.firstByteArrived();
-        const body = response.body;
-        return {
-          target,
-          chunks: followStream(attempt, first, chunks, body, listener),
-          close: () => {
-            if (attempt.isFinished) return;
-            discardBody(body);
-            attempt.finish("inconclusive");
-          },
-        };
-      }
-      attempt.firstByteArrived();
-      const judged = judgeStatus(response.statusCode, await readBoundedText(response.body, MAX_ERROR_BODY_BYTES, true));
+      await exchange.opened;
+      if (exchange.statusCode === 200) return new CommittedStream(attempt, exchange, listener);
+      const judged = judgeStatus(exchange.statusCode, exchange.errorText);
       if ("clientFault" in judged) {
         attempt.finish("healthy");
         throw upstreamRejectedRequest(judged.clientFault.message, judged.clientFault.param);
@@ -70,7 +50,7 @@ export async function streamWithFailover(
       failure = judged.failure;
       attempt.finish(failure.countsAgainstUpstream ? "failed" : "inconclusive");
     } catch (error) {
-      if (response) discardBody(response.body);
+      exchange.release();
       if (attempt.clientGone) {
         attempt.finish("inconclusive");
         throw new ClientGoneError();
@@ -88,40 +68,54 @@ export async function streamWithFailover(
 }
 
 /**
- * The committed stream, replaying the first chunk. It settles the attempt when
- * the consumer is done with it: a clean end is a success; a failure counts
- * against the upstream and is rethrown as an UpstreamStreamFailure; a consumer
- * that stops early (the client left) is neither, and the body is destroyed so
- * the upstream stops generating.
+ * The committed stream. It settles the attempt when the consumer is done with
+ * it: `[DONE]` is a success; a failure counts against the upstream and is
+ * thrown as an UpstreamStreamFailure; a consumer that stops early (the client
+ * left) is neither, and the request is aborted so the upstream stops
+ * generating.
  */
-async function* followStream(
-  attempt: UpstreamAttempt,
-  first: IteratorResult<Record<string, unknown>>,
-  rest: AsyncGenerator<Record<string, unknown>>,
-  body: Dispatcher.ResponseData["body"],
-  listener: UpstreamFailureListener
-): AsyncGenerator<Record<string, unknown>> {
-  let verdict: "healthy" | "failed" | "inconclusive" = "inconclusive";
-  try {
-    if (!first.done) {
-      yield first.value;
-      for (;;) {
-        const next = await rest.next();
-        if (next.done) break;
-        yield next.value;
-      }
-    }
-    verdict = "healthy";
-  } catch (error) {
-    if (attempt.clientGone) throw new ClientGoneError();
-    verdict = "failed";
-    const failure = asStreamFailure(error, attempt);
-    listener.upstreamFailed(attempt.target, streamFailure(failure));
-    throw failure;
-  } finally {
-    if (verdict !== "healthy") discardBody(body);
-    attempt.finish(verdict);
+class CommittedStream implements UpstreamChunkStream {
+  readonly target: UpstreamTarget;
+
+  constructor(
+    private readonly attempt: UpstreamAttempt,
+    private readonly exchange: EventStreamExchange,
+    private readonly listener: UpstreamFailureListener
+  ) {
+    this.target = attempt.target;
   }
+
+  read(): Promise<readonly UpstreamChunk[] | null> {
+    return this.exchange.read().then(this.onChunks, this.onFailure);
+  }
+
+  close(): void {
+    if (this.attempt.isFinished) return;
+    this.exchange.release();
+    this.attempt.finish("inconclusive");
+  }
+
+  private readonly onChunks = (chunks: readonly UpstreamChunk[] | null): readonly UpstreamChunk[] | null => {
+    if (chunks === null) {
+      this.attempt.finish("healthy");
+      this.exchange.release();
+    }
+    return chunks;
+  };
+
+  private readonly onFailure = (error: unknown): never => {
+    this.exchange.release();
+    if (this.attempt.clientGone) {
+      this.attempt.finish("inconclusive");
+      throw new ClientGoneError();
+    }
+    const failure = asStreamFailure(error, this.attempt);
+    if (!this.attempt.isFinished) {
+      this.listener.upstreamFailed(this.attempt.target, streamFailure(failure));
+      this.attempt.finish("failed");
+    }
+    throw failure;
+  };
 }
 
 function asStreamFailure(error: unknown, attempt: UpstreamAttempt): UpstreamStreamFailure {
@@ -139,9 +133,4 @@ function streamFailure(error: UpstreamStreamFailure): AttemptFailure {
     reason: error.message,
     countsAgainstUpstream: true,
   };
-}
-
-function isEventStream(contentType: string | string[] | undefined): boolean {
-  const value = Array.isArray(contentType) ? contentType[0] : contentType;
-  return typeof value === "string" && value.toLowerCase().startsWith("text/event-stream");
 }

@@ -1,10 +1,14 @@
-import type { Readable } from "node:stream";
-import type { Dispatcher } from "undici";
 import type { UpstreamTimeouts } from "../../config";
+import type { ClientSignal } from "../../domain/chat/chatUpstream";
 import type { UpstreamTarget } from "../../domain/ports";
 import { type AttemptFailure, failureFromError } from "../openai-compatible/attemptFailure";
-import { discardBody } from "../openai-compatible/discardBody";
 import { type UpstreamEndpoint, endpointOf } from "../openai-compatible/upstreamEndpoint";
+import {
+  EventStreamExchange,
+  type ExchangeOwner,
+  TextExchange,
+  type UpstreamText,
+} from "../openai-compatible/upstreamExchange";
 import type { UpstreamPools } from "../openai-compatible/upstreamPools";
 import type { UpstreamState, UpstreamStates } from "./upstreamStates";
 
@@ -24,23 +28,29 @@ export type AttemptVerdict = "healthy" | "failed" | "inconclusive";
 
 /**
  * One request to one upstream: claims the breaker, counts itself in flight,
- * enforces the first-byte timeout, and is cancelled with the client's own
- * signal when the client goes away. `finish` settles it exactly once,
- * whatever path ends it.
+ * enforces the first-byte timeout, and is cancelled when the client goes
+ * away. `finish` settles it exactly once, whatever path ends it.
  *
- * The first-byte timeout is undici's `headersTimeout` (no timer or
- * AbortController of our own on the hot path); a stream, whose headers come
- * before its first event, gets a timer only for the wait after its headers.
+ * The request goes out through undici's `dispatch` with one of the exchanges
+ * of `upstreamExchange.ts` as its handler. The first-byte timeout is undici's
+ * `headersTimeout` (no timer or AbortController of our own on the hot path);
+ * a stream, whose headers come before its first event, gets a timer only for
+ * the wait after its headers.
  */
-export class UpstreamAttempt {
+export class UpstreamAttempt implements ExchangeOwner {
   readonly endpoint: UpstreamEndpoint;
   private readonly startedAtMs: number;
-  private firstByteTimedOut = false;
+  private firstByteTimerFired = false;
   private firstByteMs: number | null = null;
   private finished = false;
+  private exchange: TextExchange | EventStreamExchange | null = null;
+  private listening = false;
+  private readonly onClientGone = () => {
+    this.exchange?.abort(new Error("The client closed the connection"));
+  };
 
   /** Null when the upstream's circuit refuses the request (another request is its half-open trial). */
-  static begin(target: UpstreamTarget, deps: AttemptDeps, clientSignal: AbortSignal): UpstreamAttempt | null {
+  static begin(target: UpstreamTarget, deps: AttemptDeps, clientSignal: ClientSignal): UpstreamAttempt | null {
     const state = deps.states.get(target.id);
     if (!state.breaker.tryAcquire()) return null;
     return new UpstreamAttempt(target, state, deps, clientSignal);
@@ -50,7 +60,7 @@ export class UpstreamAttempt {
     readonly target: UpstreamTarget,
     private readonly state: UpstreamState,
     private readonly deps: AttemptDeps,
-    private readonly clientSignal: AbortSignal
+    private readonly clientSignal: ClientSignal
   ) {
     this.endpoint = endpointOf(target);
     this.startedAtMs = deps.now();
@@ -65,34 +75,18 @@ export class UpstreamAttempt {
     return this.clientSignal.aborted;
   }
 
-  send(json: string, stream: boolean): Promise<Dispatcher.ResponseData> {
-    const { firstByteMs, idleMs } = this.deps.timeouts;
-    return this.deps.pools.poolFor(this.endpoint.origin).request({
-      method: "POST",
-      path: this.endpoint.chatCompletionsPath,
-      headers: stream ? this.endpoint.streamHeaders : this.endpoint.jsonHeaders,
-      body: json,
-      signal: this.clientSignal,
-      headersTimeout: firstByteMs,
-      bodyTimeout: idleMs,
-    });
+  /** A non-stream request: the whole response, its body bounded (see TextExchange). */
+  fetchText(json: string, maxBytes: number, maxErrorBytes: number): Promise<UpstreamText> {
+    const exchange = new TextExchange(this, maxBytes, maxErrorBytes);
+    this.dispatch(exchange, json, false);
+    return exchange.response;
   }
 
-  /**
-   * Waits for a stream's first event within what is left of the first-byte
-   * timeout; past it the body is dropped, which makes `first` reject.
-   */
-  async withinFirstByteTimeout<T>(first: Promise<T>, body: Readable): Promise<T> {
-    const leftMs = this.deps.timeouts.firstByteMs - (this.deps.now() - this.startedAtMs);
-    const timer = setTimeout(() => {
-      this.firstByteTimedOut = true;
-      discardBody(body);
-    }, Math.max(0, leftMs));
-    try {
-      return await first;
-    } finally {
-      clearTimeout(timer);
-    }
+  /** A stream request; wait for its `opened`. */
+  openStream(json: string, maxErrorBytes: number): EventStreamExchange {
+    const exchange = new EventStreamExchange(this, maxErrorBytes);
+    this.dispatch(exchange, json, true);
+    return exchange;
   }
 
   /** The upstream started answering: remember how long it took. */
@@ -100,14 +94,26 @@ export class UpstreamAttempt {
     this.firstByteMs = this.deps.now() - this.startedAtMs;
   }
 
+  firstByteLeftMs(): number {
+    return this.deps.timeouts.firstByteMs - (this.deps.now() - this.startedAtMs);
+  }
+
+  firstByteTimedOut(): void {
+    this.firstByteTimerFired = true;
+  }
+
   failureFrom(error: unknown): AttemptFailure {
-    return failureFromError(error, this.firstByteTimedOut, this.deps.timeouts.firstByteMs);
+    return failureFromError(error, this.firstByteTimerFired, this.deps.timeouts.firstByteMs);
   }
 
   finish(verdict: AttemptVerdict): void {
     if (this.finished) return;
     this.finished = true;
     this.state.inFlight -= 1;
+    if (this.listening) {
+      this.listening = false;
+      this.clientSignal.removeEventListener("abort", this.onClientGone);
+    }
     if (verdict === "failed") {
       this.state.breaker.onFailure();
     } else if (verdict === "inconclusive") {
@@ -117,5 +123,28 @@ export class UpstreamAttempt {
       // Only answers teach latency: an upstream that fails fast must not look fast.
       if (this.firstByteMs !== null) this.deps.states.recordLatency(this.target.id, this.firstByteMs);
     }
+  }
+
+  private dispatch(exchange: TextExchange | EventStreamExchange, json: string, stream: boolean): void {
+    this.exchange = exchange;
+    if (this.clientSignal.aborted) {
+      // Gone already: nothing is sent.
+      this.onClientGone();
+      return;
+    }
+    this.clientSignal.addEventListener("abort", this.onClientGone);
+    this.listening = true;
+    const { firstByteMs, idleMs } = this.deps.timeouts;
+    this.deps.pools.poolFor(this.endpoint.origin).dispatch(
+      {
+        method: "POST",
+        path: this.endpoint.chatCompletionsPath,
+        headers: stream ? this.endpoint.streamHeaders : this.endpoint.jsonHeaders,
+        body: json,
+        headersTimeout: firstByteMs,
+        bodyTimeout: idleMs,
+      },
+      exchange
+    );
   }
 }

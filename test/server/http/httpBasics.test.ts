@@ -28,6 +28,10 @@ describe("HTTP basics", () => {
       ["JSON null", "null", {}, 400, /must be a JSON object/],
       ["an empty body", "", {}, 400, /must be a JSON object/],
       ["a __proto__ key", '{"__proto__": {"admin": true}}', {}, 400, /could not parse/],
+      ["a __proto__ key spelled with escapes", '{"\\u005f_proto__": {"admin": true}}', {}, 400, /could not parse/],
+      ["a nested __proto__ key", '{"messages": [{"__proto__": {}}]}', {}, 400, /could not parse/],
+      ["constructor.prototype", '{"constructor": {"prototype": {"admin": true}}}', {}, 400, /could not parse/],
+      ["a byte-order mark before the object", "\ufeff{}", {}, 400, /Missing required parameter/],
       [
         "text/plain",
         JSON.stringify({ model: MODEL_ID }),

@@ -6,7 +6,7 @@ import { CompletionTranscript } from "../../../server/domain/metering/completion
 import { baseUnitsToUsdc, decimalString, microsToUsdc } from "../../../server/domain/money/usdcDecimal";
 import { countTextTokens } from "../../../server/domain/tokens/countTextTokens";
 
-const budget: TokenBudget = { promptTokens: 100, maxPromptTokens: 157, maxCompletionTokens: 50 };
+const budget: TokenBudget = { promptTokens: 100, maxPromptTokens: 157, maxCompletionTokens: 50, promptSizing: "tokenizer" };
 
 describe("metering", () => {
   describe("readReportedUsage", () => {
