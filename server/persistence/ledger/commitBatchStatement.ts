@@ -1,4 +1,6 @@
+import type { UsageRecordInput } from "../../domain/ports";
 import type { NamedStatement } from "../pgPool";
+import { timestampFromEpochMs, utcDayFromEpochMs } from "./ledgerSql";
 
 /**
  * COMMIT_USAGE for many requests at once: one statement, one transaction, one
@@ -12,22 +14,32 @@ import type { NamedStatement } from "../pgPool";
  *   `locked_…` CTEs before they are updated. Every other statement locks at
  *   most one balance row and then one key row, so no cycle can form.
  *
- * $1…$16 parallel arrays, one element per request (request_id, hold_id, account,
- * key_id, model_id, provider_address, upstream_id, prompt, completion, cached,
- * reasoning, cost_micros, estimated, outcome, stream, latency_ms) ·
- * $17 created_at · $18 the current UTC day
+ * Synchronous, as COMMIT_USAGE.
+ *
+ * The batch is ONE json parameter, an array of objects, one per request, with
+ * the usage_records columns as keys (see `commitUsageBatchValues`): one
+ * `JSON.stringify` in the gateway instead of node-postgres escaping sixteen
+ * arrays element by element. json_to_recordset reads each field with its
+ * column's type; costs travel as JSON strings of decimal digits, so no float
+ * touches them.
+ *
+ * Result: one row, how many records this statement wrote. When that is fewer
+ * than the batch, the caller asks RECORDED_REQUESTS which of them exist: those
+ * were written before (a repeated commit); the others name a key that is not
+ * their account's.
+ *
+ * $1 the records (json) · $2 now (epoch ms: created_at, and the UTC day of the
+ * daily spend)
  */
 export const COMMIT_USAGE_BATCH: NamedStatement = {
   name: "ledger_commit_usage_batch",
   text: `
 WITH input AS (
   SELECT *
-  FROM unnest($1::text[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::uuid[],
-              $8::int[], $9::int[], $10::int[], $11::int[], $12::numeric[], $13::bool[], $14::text[],
-              $15::bool[], $16::int[])
-    AS t(request_id, hold_id, account, key_id, model_id, provider_address, upstream_id,
-         prompt_tokens, completion_tokens, cached_prompt_tokens, reasoning_tokens, cost_micros,
-         estimated, outcome, stream, latency_ms)
+  FROM json_to_recordset($1::json)
+    AS t(request_id text, hold_id uuid, account text, key_id uuid, model_id text, provider_address text,
+         upstream_id uuid, prompt_tokens int, completion_tokens int, cached_prompt_tokens int,
+         reasoning_tokens int, cost_micros numeric, estimated bool, outcome text, stream bool, latency_ms int)
 ),
 recorded AS (
   INSERT INTO usage_records (request_id, account, key_id, model_id, provider_address, upstream_id,
@@ -35,7 +47,7 @@ recorded AS (
     estimated, outcome, stream, latency_ms, created_at)
   SELECT i.request_id, k.account, k.id, i.model_id, i.provider_address, i.upstream_id,
          i.prompt_tokens, i.completion_tokens, i.cached_prompt_tokens, i.reasoning_tokens, i.cost_micros,
-         i.estimated, i.outcome, i.stream, i.latency_ms, $17::timestamptz
+         i.estimated, i.outcome, i.stream, i.latency_ms, ${timestampFromEpochMs("$2::int8")}
   FROM input i
   JOIN api_keys k ON k.id = i.key_id AND k.account = i.account
   ORDER BY i.request_id
@@ -86,13 +98,37 @@ charged_keys AS (
   UPDATE api_key_spend s
   SET held_micros = s.held_micros - c.returned_micros,
       total_spent_micros = s.total_spent_micros + c.charged_micros,
-      day_spent_micros = CASE WHEN s.spend_day >= $18::date THEN s.day_spent_micros ELSE 0 END + c.charged_micros,
-      spend_day = GREATEST(s.spend_day, $18::date)
+      day_spent_micros = CASE WHEN s.spend_day >= ${utcDayFromEpochMs("$2::int8")} THEN s.day_spent_micros ELSE 0 END
+                         + c.charged_micros,
+      spend_day = GREATEST(s.spend_day, ${utcDayFromEpochMs("$2::int8")})
   FROM key_changes c JOIN locked_keys l ON l.key_id = c.key_id
   WHERE s.key_id = c.key_id
 )
-SELECT request_id FROM recorded`,
+SELECT count(*)::int AS recorded FROM recorded`,
 };
+
+/** COMMIT_USAGE_BATCH's parameters for `records` (sorted by request id, without repeats). */
+export function commitUsageBatchValues(records: readonly UsageRecordInput[], nowMs: number): unknown[] {
+  const input = records.map((record) => ({
+    request_id: record.requestId,
+    hold_id: record.holdId,
+    account: record.account,
+    key_id: record.keyId,
+    model_id: record.modelId,
+    provider_address: record.providerAddress,
+    upstream_id: record.upstreamId,
+    prompt_tokens: record.usage.promptTokens,
+    completion_tokens: record.usage.completionTokens,
+    cached_prompt_tokens: record.cachedPromptTokens,
+    reasoning_tokens: record.reasoningTokens,
+    cost_micros: record.costMicros.toString(),
+    estimated: record.estimated,
+    outcome: record.outcome,
+    stream: record.stream,
+    latency_ms: Math.round(record.latencyMs),
+  }));
+  return [JSON.stringify(input), nowMs];
+}
 
 /** Which of the given requests already have a usage record. */
 export const RECORDED_REQUESTS: NamedStatement = {

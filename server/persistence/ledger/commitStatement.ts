@@ -1,4 +1,6 @@
+import type { UsageRecordInput } from "../../domain/ports";
 import type { NamedStatement } from "../pgPool";
+import { timestampFromEpochMs, utcDayFromEpochMs } from "./ledgerSql";
 
 /**
  * Records a request's usage and releases its hold, in one statement.
@@ -19,10 +21,16 @@ import type { NamedStatement } from "../pgPool";
  * The key's day counter follows the newest UTC day any instance has written,
  * so instances whose clocks straddle midnight do not reset each other's count.
  *
- * $1 request_id · $2 hold_id · $3 account · $4 key_id · $5 model_id ·
- * $6 provider_address · $7 upstream_id · $8 prompt_tokens · $9 completion_tokens ·
- * $10 cached_prompt_tokens · $11 reasoning_tokens · $12 cost_micros · $13 estimated ·
- * $14 outcome · $15 stream · $16 latency_ms · $17 created_at · $18 the current UTC day
+ * Commits synchronously (the session's setting, `on` by default): the caller
+ * answers its client only once the record is durable. Unlike the reserve and
+ * release statements, it must never turn synchronous_commit off.
+ *
+ * Built by `commitUsageValues`: $1 request_id · $2 hold_id · $3 account ·
+ * $4 key_id · $5 model_id · $6 provider_address · $7 upstream_id ·
+ * $8 prompt_tokens · $9 completion_tokens · $10 cached_prompt_tokens ·
+ * $11 reasoning_tokens · $12 cost_micros · $13 estimated · $14 outcome ·
+ * $15 stream · $16 latency_ms · $17 now (epoch ms: created_at, and the UTC day
+ * of the daily spend)
  */
 export const COMMIT_USAGE: NamedStatement = {
   name: "ledger_commit_usage",
@@ -32,7 +40,7 @@ WITH recorded AS (
     prompt_tokens, completion_tokens, cached_prompt_tokens, reasoning_tokens, cost_micros,
     estimated, outcome, stream, latency_ms, created_at)
   SELECT $1, k.account, k.id, $5, $6, $7::uuid, $8, $9, $10, $11, $12::numeric,
-         $13, $14, $15, $16, $17::timestamptz
+         $13, $14, $15, $16, ${timestampFromEpochMs("$17::int8")}
   FROM api_keys k
   WHERE k.id = $4::uuid AND k.account = $3
   ON CONFLICT (request_id) DO NOTHING
@@ -56,19 +64,39 @@ charged_key AS (
   UPDATE api_key_spend s
   SET held_micros = s.held_micros - COALESCE((SELECT amount_micros FROM released), 0),
       total_spent_micros = s.total_spent_micros + r.cost_micros,
-      day_spent_micros = CASE WHEN s.spend_day >= $18::date THEN s.day_spent_micros ELSE 0 END + r.cost_micros,
-      spend_day = GREATEST(s.spend_day, $18::date)
+      day_spent_micros = CASE WHEN s.spend_day >= ${utcDayFromEpochMs("$17::int8")} THEN s.day_spent_micros ELSE 0 END
+                         + r.cost_micros,
+      spend_day = GREATEST(s.spend_day, ${utcDayFromEpochMs("$17::int8")})
   FROM recorded r, charged_account
   WHERE s.key_id = r.key_id
-  RETURNING s.key_id
 )
-SELECT (SELECT count(*) FROM recorded)::int AS recorded,
-       (SELECT amount_micros FROM released) AS released_micros,
-       (SELECT count(*) FROM charged_key)::int AS charged`,
+SELECT count(*)::int AS recorded FROM recorded`,
 };
 
+/** COMMIT_USAGE's parameters: plain strings, numbers and booleans. */
+export function commitUsageValues(record: UsageRecordInput, nowMs: number): unknown[] {
+  return [
+    record.requestId,
+    record.holdId,
+    record.account,
+    record.keyId,
+    record.modelId,
+    record.providerAddress,
+    record.upstreamId,
+    record.usage.promptTokens,
+    record.usage.completionTokens,
+    record.cachedPromptTokens,
+    record.reasoningTokens,
+    record.costMicros.toString(),
+    record.estimated,
+    record.outcome,
+    record.stream,
+    Math.round(record.latencyMs),
+    nowMs,
+  ];
+}
+
 export interface CommitUsageRow {
+  /** 1 if this statement wrote the record, 0 if it was already there or the key is not the account's. */
   recorded: number;
-  released_micros: string | null;
-  charged: number;
 }

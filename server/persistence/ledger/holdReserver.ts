@@ -5,9 +5,8 @@ import { isUniqueViolation } from "../pgErrors";
 import { runNamed } from "../pgPool";
 import { GroupCommitByKey } from "./groupCommitByKey";
 import type { BatchOutcomes } from "./groupCommitQueue";
-import { RESERVE_HOLD_BATCH, type ReserveHoldBatchRow } from "./reserveBatchStatement";
-import { RESERVE_HOLD, type ReserveHoldRow } from "./reserveStatement";
-import { utcDay } from "./utcDay";
+import { RESERVE_HOLD_BATCH, reserveHoldBatchValues, type ReserveHoldBatchRow } from "./reserveBatchStatement";
+import { RESERVE_HOLD, reserveHoldValues, type ReserveHoldRow } from "./reserveStatement";
 
 export type ReserveResult = { ok: true; hold: Hold } | { ok: false; refusal: HoldRefusal };
 
@@ -16,6 +15,10 @@ export type ReserveResult = { ok: true; hold: Hold } | { ok: false; refusal: Hol
  * previous reserve is in flight are decided together by one statement
  * (RESERVE_HOLD_BATCH), so a busy account pays one row lock and one WAL flush
  * per group rather than per request; a lone request uses RESERVE_HOLD.
+ *
+ * Both statements commit asynchronously (see ledgerSql.ts and docs/ledger.md):
+ * a reserve does not wait for its WAL flush. The usage commit that follows it
+ * does, and that flush covers the hold too.
  */
 export class HoldReserver {
   // One writer per account: a second would only wait for the first's row lock.
@@ -52,18 +55,13 @@ export class HoldReserver {
   }
 
   private async reserveMany(account: string, requests: HoldRequest[]): Promise<BatchOutcomes<ReserveResult>> {
-    const now = this.clock();
-    const expiries = requests.map((request) => new Date(now.getTime() + request.ttlMs));
-    const rows = await runNamed<ReserveHoldBatchRow>(this.pool, RESERVE_HOLD_BATCH, [
-      account,
-      requests.map((request) => request.requestId),
-      requests.map((request) => request.keyId),
-      requests.map((request) => request.modelId),
-      requests.map((request) => request.amountMicros.toString()),
-      expiries,
-      utcDay(now),
-      now,
-    ]);
+    const nowMs = this.clock().getTime();
+    const expiries = requests.map((request) => expiryOf(nowMs, request));
+    const rows = await runNamed<ReserveHoldBatchRow>(
+      this.pool,
+      RESERVE_HOLD_BATCH,
+      reserveHoldBatchValues(account, requests, nowMs, expiries),
+    );
     if (rows.length === 0) return requests.map(missingBalance);
     return rows.map((row, index) => {
       const request = requests[index];
@@ -73,20 +71,11 @@ export class HoldReserver {
   }
 
   private async reserveOne(request: HoldRequest): Promise<ReserveResult> {
-    const now = this.clock();
-    const expiresAt = new Date(now.getTime() + request.ttlMs);
+    const nowMs = this.clock().getTime();
+    const expiresAt = expiryOf(nowMs, request);
     let rows: ReserveHoldRow[];
     try {
-      rows = await runNamed<ReserveHoldRow>(this.pool, RESERVE_HOLD, [
-        request.amountMicros,
-        request.account,
-        request.keyId,
-        request.requestId,
-        request.modelId,
-        utcDay(now),
-        expiresAt,
-        now,
-      ]);
+      rows = await runNamed<ReserveHoldRow>(this.pool, RESERVE_HOLD, reserveHoldValues(request, nowMs, expiresAt));
     } catch (error) {
       if (isUniqueViolation(error, "holds_request_id_unique")) {
         throw new Error(`request ${request.requestId} already has a hold; request ids must be unique`, {
@@ -100,12 +89,15 @@ export class HoldReserver {
   }
 }
 
-type DecidedRow = Pick<
-  ReserveHoldBatchRow,
-  "refusal" | "hold_id" | "spendable_micros" | "daily_remaining_micros" | "total_remaining_micros"
->;
+/**
+ * When a hold placed at `nowMs` expires, in epoch ms, as the statements store it. An integer, as
+ * `new Date(…)` would make it (TimeClip truncates), so the Hold the caller gets and the row agree.
+ */
+function expiryOf(nowMs: number, request: HoldRequest): number {
+  return Math.trunc(nowMs + request.ttlMs);
+}
 
-function resultOf(row: DecidedRow, request: HoldRequest, expiresAt: Date): ReserveResult {
+function resultOf(row: ReserveHoldRow | ReserveHoldBatchRow, request: HoldRequest, expiresAtMs: number): ReserveResult {
   if (row.hold_id) {
     return {
       ok: true,
@@ -114,28 +106,22 @@ function resultOf(row: DecidedRow, request: HoldRequest, expiresAt: Date): Reser
         account: request.account,
         keyId: request.keyId,
         amountMicros: request.amountMicros,
-        expiresAt,
+        expiresAt: new Date(expiresAtMs),
+        // Read anyway (a hint for sizing the next holds, never for admitting one).
+        spendableAfterMicros: nullableBigintFromNumeric(row.remaining_micros) ?? undefined,
       },
     };
   }
   const neededMicros = request.amountMicros;
   switch (row.refusal) {
     case "daily_spend_cap":
-      return refused({
-        reason: "daily_spend_cap",
-        remainingMicros: atLeastZero(row.daily_remaining_micros),
-        neededMicros,
-      });
+      return refused({ reason: "daily_spend_cap", remainingMicros: atLeastZero(row.remaining_micros), neededMicros });
     case "total_spend_cap":
-      return refused({
-        reason: "total_spend_cap",
-        remainingMicros: atLeastZero(row.total_remaining_micros),
-        neededMicros,
-      });
+      return refused({ reason: "total_spend_cap", remainingMicros: atLeastZero(row.remaining_micros), neededMicros });
     case "insufficient_balance":
       return refused({
         reason: "insufficient_balance",
-        spendableMicros: atLeastZero(row.spendable_micros),
+        spendableMicros: atLeastZero(row.remaining_micros),
         neededMicros,
       });
     case "unknown_key":

@@ -1,4 +1,5 @@
 import type { NamedStatement } from "../pgPool";
+import { ASYNC_COMMIT_CTE } from "./ledgerSql";
 
 /**
  * Deletes a hold and gives its amount back to the account and the key, in one
@@ -8,14 +9,21 @@ import type { NamedStatement } from "../pgPool";
  *
  * Row locks come in the order hold → balance → key spend, as in commit.
  *
+ * Commits asynchronously (`async_commit`, ledgerSql.ts): the DELETE joins it,
+ * and the UPDATEs hang off the DELETE. A release lost in a crash of Postgres
+ * only brings the hold back until the sweeper releases it at its expiry: the
+ * safe direction (docs/ledger.md, "Holds commit asynchronously").
+ *
  * $1 hold_id
  */
 export const RELEASE_HOLD: NamedStatement = {
   name: "ledger_release_hold",
   text: `
-WITH released AS (
-  DELETE FROM holds WHERE id = $1::uuid
-  RETURNING account, key_id, amount_micros
+WITH ${ASYNC_COMMIT_CTE},
+released AS (
+  DELETE FROM holds h USING async_commit
+  WHERE h.id = $1::uuid
+  RETURNING h.account, h.key_id, h.amount_micros
 ),
 returned_to_account AS (
   UPDATE account_balances b SET held_micros = b.held_micros - r.amount_micros

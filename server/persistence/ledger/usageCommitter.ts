@@ -1,15 +1,15 @@
 import type { Pool } from "pg";
 import type { UsageRecordInput } from "../../domain/ports";
 import { runNamed } from "../pgPool";
-import { COMMIT_USAGE_BATCH, RECORDED_REQUESTS } from "./commitBatchStatement";
-import { COMMIT_USAGE, type CommitUsageRow } from "./commitStatement";
+import { COMMIT_USAGE_BATCH, commitUsageBatchValues, RECORDED_REQUESTS } from "./commitBatchStatement";
+import { COMMIT_USAGE, commitUsageValues, type CommitUsageRow } from "./commitStatement";
 import { GroupCommitQueue, type BatchOutcomes, type GroupCommitOptions } from "./groupCommitQueue";
-import { utcDay } from "./utcDay";
 
 /**
  * Writes usage records and releases their holds, grouping the commits that
  * arrive together into one statement (see GroupCommitQueue). A commit resolves
- * only once its record is durably written.
+ * only once its record is durably written: these statements commit
+ * synchronously (unlike the reserves and releases).
  */
 export class UsageCommitter {
   private readonly queue: GroupCommitQueue<UsageRecordInput, void>;
@@ -45,62 +45,29 @@ export class UsageCommitter {
   }
 
   private async writeMany(records: UsageRecordInput[]): Promise<Map<string, Error | undefined>> {
-    const now = this.clock();
-    const column = <T>(pick: (record: UsageRecordInput) => T) => records.map(pick);
-    const rows = await runNamed<{ request_id: string }>(this.pool, COMMIT_USAGE_BATCH, [
-      column((record) => record.requestId),
-      column((record) => record.holdId),
-      column((record) => record.account),
-      column((record) => record.keyId),
-      column((record) => record.modelId),
-      column((record) => record.providerAddress),
-      column((record) => record.upstreamId),
-      column((record) => record.usage.promptTokens),
-      column((record) => record.usage.completionTokens),
-      column((record) => record.cachedPromptTokens),
-      column((record) => record.reasoningTokens),
-      column((record) => record.costMicros.toString()),
-      column((record) => record.estimated),
-      column((record) => record.outcome),
-      column((record) => record.stream),
-      column((record) => Math.round(record.latencyMs)),
-      now,
-      utcDay(now),
-    ]);
-    const recorded = new Set(rows.map((row) => row.request_id));
+    const [row] = await runNamed<CommitUsageRow>(
+      this.pool,
+      COMMIT_USAGE_BATCH,
+      commitUsageBatchValues(records, this.clock().getTime()),
+    );
     const outcomes = new Map<string, Error | undefined>(records.map((record) => [record.requestId, undefined]));
-    const notRecorded = records.filter((record) => !recorded.has(record.requestId));
-    if (notRecorded.length > 0) {
-      const earlier = await this.alreadyRecorded(notRecorded.map((record) => record.requestId));
-      for (const record of notRecorded) {
-        if (!earlier.has(record.requestId)) outcomes.set(record.requestId, keyMismatch(record));
+    if (row.recorded < records.length) {
+      // Some were not written: those with a record already (an earlier commit of theirs) are fine; the others name
+      // a key that is not their account's.
+      const recorded = await this.alreadyRecorded(records.map((record) => record.requestId));
+      for (const record of records) {
+        if (!recorded.has(record.requestId)) outcomes.set(record.requestId, keyMismatch(record));
       }
     }
     return outcomes;
   }
 
   private async writeOne(record: UsageRecordInput): Promise<void> {
-    const now = this.clock();
-    const [row] = await runNamed<CommitUsageRow>(this.pool, COMMIT_USAGE, [
-      record.requestId,
-      record.holdId,
-      record.account,
-      record.keyId,
-      record.modelId,
-      record.providerAddress,
-      record.upstreamId,
-      record.usage.promptTokens,
-      record.usage.completionTokens,
-      record.cachedPromptTokens,
-      record.reasoningTokens,
-      record.costMicros,
-      record.estimated,
-      record.outcome,
-      record.stream,
-      Math.round(record.latencyMs),
-      now,
-      utcDay(now),
-    ]);
+    const [row] = await runNamed<CommitUsageRow>(
+      this.pool,
+      COMMIT_USAGE,
+      commitUsageValues(record, this.clock().getTime()),
+    );
     if (row.recorded === 1) return;
     // Nothing written: either an earlier commit of this request did it (fine), or the key is not the account's.
     if (!(await this.alreadyRecorded([record.requestId])).has(record.requestId)) throw keyMismatch(record);
