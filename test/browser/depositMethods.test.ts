@@ -143,6 +143,12 @@ describe("depositing from the Account page, with a permit or with approve + depo
 
       await waitForAttribute(availableTile(), "title", baseUnits(before + 3_250_000n));
       expect(await availableTile().innerText()).to.equal("3.25 USDC");
+      // The Withdraw card reads the chain again after a deposit, too.
+      await waitForAttribute(
+        page.getByTestId("withdrawal-onchain-available").locator(".money"),
+        "title",
+        baseUnits(await escrowAvailable()),
+      );
       await page.getByTestId("deposit").screenshot({ path: path.join(SCREENSHOTS, "account-deposit-approve.png") });
     });
 

@@ -37,7 +37,7 @@ export function AccountPage() {
         {account && <Balance account={account} />}
       </section>
       {account && <Deposit account={account} onDeposited={loadAccount} />}
-      {account?.chain.escrow_address && <Withdrawal escrow={account.chain.escrow_address} onChanged={loadAccount} />}
+      {account?.chain.escrow_address && <Withdrawal escrow={account.chain.escrow_address} onChanged={loadAccount} refreshKey={refreshKey} />}
       <UsageHistory refreshKey={refreshKey} />
     </>
   );

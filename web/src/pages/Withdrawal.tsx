@@ -2,8 +2,12 @@ import { useCallback, useEffect, useState } from "react";
 import { UsdcBase, usdcToBase } from "../money";
 import { escrowAction, escrowBalance, plainError, type EscrowAction, type OnchainBalance } from "../wallet";
 
-/** Request a withdrawal, watch the thawing countdown (on the chain's clock), withdraw or cancel. */
-export function Withdrawal({ escrow, onChanged }: { escrow: string; onChanged: () => unknown }) {
+/**
+ * Request a withdrawal, watch the thawing countdown (on the chain's clock), withdraw or cancel.
+ * `refreshKey` changes whenever the page reloads the account (a deposit, Refresh): the on-chain
+ * figures are read again then too.
+ */
+export function Withdrawal({ escrow, onChanged, refreshKey }: { escrow: string; onChanged: () => unknown; refreshKey: number }) {
   const [balance, setBalance] = useState<OnchainBalance | null>(null);
   const [loadedAt, setLoadedAt] = useState(0);
   const [now, setNow] = useState(Date.now());
@@ -21,7 +25,7 @@ export function Withdrawal({ escrow, onChanged }: { escrow: string; onChanged: (
   }, [escrow]);
   useEffect(() => {
     void load();
-  }, [load]);
+  }, [load, refreshKey]);
   useEffect(() => {
     const timer = setInterval(() => setNow(Date.now()), 1000);
     return () => clearInterval(timer);
@@ -64,7 +68,7 @@ export function Withdrawal({ escrow, onChanged }: { escrow: string; onChanged: (
       </p>
       {balance && (
         <p>
-          On chain: <UsdcBase base={balance.available} /> available, <UsdcBase base={balance.thawing} /> thawing.
+          On chain: <span data-testid="withdrawal-onchain-available"><UsdcBase base={balance.available} /></span> available, <UsdcBase base={balance.thawing} /> thawing.
         </p>
       )}
       {thawing && (
