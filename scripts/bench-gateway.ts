@@ -35,7 +35,8 @@
  *   BENCH_GATEWAY_LOG_LEVEL  the gateway's LOG_LEVEL (default info, as in production; stdout discarded)
  *   BENCH_GATEWAY_RUNTIME bundle (default: an esbuild bundle run by plain node, as `npm start` runs the
  *                         server) or tsx (as bin/shareai.js runs it; see scripts/bench/gatewayRuntime.ts)
- *   BENCH_GATEWAY_NODE_FLAGS  extra node flags for the gateway process only (e.g. "--max-semi-space-size=4")
+ *   BENCH_GATEWAY_NODE_FLAGS  node flags for the gateway process (default: those of `npm start`, from
+ *                         package.json's start script; "" for none)
  *   BENCH_PROFILE         a folder: run the gateway under `node --cpu-prof` (100 µs sampling; with the
  *                         bundle runtime, positions map to the sources), write the profile there and print the hot spots of the measured
  *                         windows (profiling slows the gateway down: run it on its own, e.g.
@@ -76,6 +77,7 @@ import {
 } from "./bench/report";
 import { type ProfileWindow, formatProfileSummary, summarizeProfile } from "./bench/analyzeProfile";
 import { type GatewayLaunch, type GatewayRuntime, prepareGateway } from "./bench/gatewayRuntime";
+import { startScriptNodeFlags } from "./lib/startScript";
 
 const ROOT = path.join(__dirname, "..");
 const MIB = 1024 * 1024;
@@ -308,6 +310,7 @@ async function main(): Promise<number> {
   const targets = envList("BENCH_TARGETS", ALL_TARGETS);
   const profileDir = process.env.BENCH_PROFILE ? path.resolve(process.env.BENCH_PROFILE) : null;
   const runtime = (process.env.BENCH_GATEWAY_RUNTIME || "bundle") as GatewayRuntime;
+  const gatewayNodeFlags = (process.env.BENCH_GATEWAY_NODE_FLAGS ?? startScriptNodeFlags().join(" ")).split(/\s+/).filter(Boolean);
   if (runtime !== "tsx" && runtime !== "bundle")
     throw new Error(`BENCH_GATEWAY_RUNTIME must be tsx or bundle, got ${runtime}`);
   const cpus = os.availableParallelism();
@@ -380,7 +383,7 @@ async function main(): Promise<number> {
       const profileFlags = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, "--cpu-prof-interval=100"] : [];
       if (profileDir) fs.mkdirSync(profileDir, { recursive: true });
       const gatewayFlags = [
-        ...(process.env.BENCH_GATEWAY_NODE_FLAGS ?? "").split(/\s+/).filter(Boolean),
+        ...gatewayNodeFlags,
         ...profileFlags,
       ];
       launch = prepareGateway(runtime, gatewayFlags, profileDir ? path.join(profileDir, "gateway-bundle") : undefined);
@@ -529,7 +532,10 @@ async function main(): Promise<number> {
       })`
     );
     out.push(`pinned with taskset: ${pinning}`);
-    if (database) out.push(`ShareAI ledger: ${database.description}; gateway runtime: ${runtime}`);
+    if (database) {
+      const flags = gatewayNodeFlags.length > 0 ? gatewayNodeFlags.join(" ") : "none";
+      out.push(`ShareAI ledger: ${database.description}; gateway runtime: ${runtime}, node flags: ${flags}`);
+    }
     out.push(
       `${warmupSeconds} s warm-up, then ${durationSeconds} s measured per row; latencies are of 2xx responses, whole body received` +
         (rounds > 1 ? `; ${rounds} rounds, each row is the round with the median req/s` : "")

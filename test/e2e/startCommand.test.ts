@@ -1,6 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readFileSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { expect } from "chai";
@@ -8,6 +8,7 @@ import { JsonRpcProvider } from "ethers";
 import OpenAI from "openai";
 import { UsageEscrow__factory } from "../../typechain-types";
 import { bundleServer } from "../../scripts/lib/bundleServer";
+import { startScriptNodeFlags } from "../../scripts/lib/startScript";
 import { createTestDatabase } from "../support/database";
 
 /**
@@ -18,16 +19,8 @@ import { createTestDatabase } from "../support/database";
  */
 const ROOT = path.resolve(__dirname, "../..");
 const BUNDLE = path.join(ROOT, "dist", "shareai.cjs");
-/** `node [flags] dist/shareai.cjs start`, from package.json: the node flags npm start runs the server with. */
-const START_NODE_FLAGS = nodeFlagsOfStartScript();
-
-function nodeFlagsOfStartScript(): string[] {
-  const script: string = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")).scripts.start;
-  const words = script.trim().split(/\s+/);
-  expect(words[0], script).to.equal("node");
-  expect(words.slice(-2), script).to.deep.equal(["dist/shareai.cjs", "start"]);
-  return words.slice(1, -2);
-}
+/** The node flags npm start runs the server with (package.json's start script). */
+const START_NODE_FLAGS = startScriptNodeFlags();
 const STARTUP_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 20_000;
 

@@ -17,8 +17,8 @@ import { HeldRequest } from "./heldRequest";
 import { chargedTokens, correctTokenCharge, rateLimitsOf } from "./rateLimitCorrection";
 import { type TokenBudget, byteBoundTokenBudget, holdAmountMicros, tokenBudget } from "./tokenBudget";
 
-/** A request that passed every check and holds its worst case on the balance: ready to go upstream. */
-export interface AdmittedChatCompletion {
+/** A request that passed every check but the balance: what it may use, and where it may go. */
+export interface ScreenedChatCompletion {
   requestId: string;
   key: ApiKey;
   model: Model;
@@ -27,29 +27,41 @@ export interface AdmittedChatCompletion {
   candidates: UpstreamTarget[];
   /** `x-ratelimit-*` for the response; empty when the key has no limits. */
   rateLimitHeaders: RateLimitHeaders;
-  held: HeldRequest;
+  /**
+   * Whether its upstream request may start while the hold is being placed:
+   * only when this instance knows the account has room for a thousand such
+   * holds (the byte-bound sizing), so the hold is all but certain. Nothing
+   * reaches the client before the hold is placed either way; a refused hold
+   * cancels the upstream request it overlapped.
+   */
+  overlapHold: boolean;
   startedAtMs: number;
+}
+
+/** A request that holds its worst case on the balance: ready to be served and billed. */
+export interface AdmittedChatCompletion extends ScreenedChatCompletion {
+  held: HeldRequest;
 }
 
 /**
  * Decides whether a validated request may go upstream, in DESIGN.md's order:
- * model (404), the key's permissions (403), rate (429), providers (503),
- * balance (402). The hold is the last step, so a refused request never holds
- * anything; a request refused after the rate limiter charged it gets its
- * tokens back.
+ * model (404), the key's permissions (403), rate (429), providers (503); the
+ * balance (402) is `holdChatCompletion`'s, the last step, so a refused request
+ * never holds anything. A request refused after the rate limiter charged it
+ * gets its tokens back.
  */
-export async function admitChatCompletion(
+export async function screenChatCompletion(
   deps: ChatCompletionDeps,
   requestId: string,
   key: ApiKey,
   request: ChatCompletionRequest
-): Promise<AdmittedChatCompletion> {
+): Promise<ScreenedChatCompletion> {
   const startedAtMs = deps.now();
   const model = await deps.models.get(request.model);
   if (!model) throw modelNotFound(request.model);
   if (key.allowedModels !== null && !key.allowedModels.includes(model.id)) throw modelNotAllowed(model.id);
 
-  let budget = chooseTokenBudget(deps, key, request, model);
+  const budget = chooseTokenBudget(deps, key, request, model);
   const limits = rateLimitsOf(key);
   // A byte-bound budget only ever goes with a key without a tokens-per-minute limit: nothing to charge then.
   const tokens = key.tokensPerMinute === null ? 0 : chargedTokens(budget);
@@ -60,6 +72,21 @@ export async function admitChatCompletion(
     if (candidates.length === 0) {
       throw (await deps.upstreams.hasAnyUpstream()) ? noProviderAvailable(model.id) : providerUpstreamNotConfigured();
     }
+    const overlapHold = budget.promptSizing === "byte_bound";
+    return { requestId, key, model, request, budget, candidates, rateLimitHeaders, overlapHold, startedAtMs };
+  } catch (error) {
+    throw refusedAfterCharge(deps, key, budget, rateLimitHeaders, error);
+  }
+}
+
+/** Places the screened request's hold in the ledger, atomically: 402 (or a spend cap's 403) when it does not fit. */
+export async function holdChatCompletion(
+  deps: ChatCompletionDeps,
+  screened: ScreenedChatCompletion
+): Promise<AdmittedChatCompletion> {
+  const { requestId, key, model, request } = screened;
+  let budget = screened.budget;
+  try {
     let reservation = await reserve(deps, requestId, key, model, budget);
     if (!reservation.ok && budget.promptSizing === "byte_bound") {
       // Refused with the cheap, larger hold: decide again with the tokenizer's, as the request deserves.
@@ -71,12 +98,23 @@ export async function admitChatCompletion(
     }
     if (!reservation.ok) throw holdRefused(reservation.refusal);
     const held = new HeldRequest(reservation.hold, deps.ledger, deps.observer, deps.logger);
-    return { requestId, key, model, request, budget, candidates, rateLimitHeaders, held, startedAtMs };
+    return { ...screened, budget, held };
   } catch (error) {
-    correctTokenCharge(deps, key, budget, 0);
-    if (error instanceof GatewayError) error.withHeaders(rateLimitHeaders);
-    throw error;
+    throw refusedAfterCharge(deps, key, budget, screened.rateLimitHeaders, error);
   }
+}
+
+/** A request refused after the rate limiter counted it: its tokens go back, its error carries the limit headers. */
+function refusedAfterCharge(
+  deps: ChatCompletionDeps,
+  key: ApiKey,
+  budget: TokenBudget,
+  rateLimitHeaders: RateLimitHeaders,
+  error: unknown
+): unknown {
+  correctTokenCharge(deps, key, budget, 0);
+  if (error instanceof GatewayError) error.withHeaders(rateLimitHeaders);
+  return error;
 }
 
 /**

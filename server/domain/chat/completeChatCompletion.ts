@@ -3,7 +3,7 @@ import { estimatedUsageObject, meterUsage } from "../metering/meterUsage";
 import { readReportedUsage } from "../metering/reportedUsage";
 import type { AdmittedChatCompletion } from "./admitChatCompletion";
 import type { ChatCompletionDeps } from "./chatCompletionDeps";
-import type { ClientSignal } from "./chatUpstream";
+import type { ClientSignal, UpstreamCompletion } from "./chatUpstream";
 import { settleChatCompletion } from "./settleChatCompletion";
 import { TopLevelRewrite } from "./topLevelRewrite";
 
@@ -16,19 +16,23 @@ import { TopLevelRewrite } from "./topLevelRewrite";
  *
  * The upstream's text is passed on with only its top-level `model` rewritten
  * in place; it is serialised anew only when our usage must be added to it.
+ *
+ * `early`: the upstream call, already started while the hold was placed.
  */
 export async function completeChatCompletion(
   deps: ChatCompletionDeps,
   admitted: AdmittedChatCompletion,
   clientBody: Record<string, unknown>,
-  signal: ClientSignal
+  signal: ClientSignal,
+  early?: Promise<UpstreamCompletion>
 ): Promise<string> {
-  const served = await deps.router.complete({
-    modelId: admitted.model.id,
-    candidates: admitted.candidates,
-    body: clientBody,
-    signal,
-  });
+  const served = await (early ??
+    deps.router.complete({
+      modelId: admitted.model.id,
+      candidates: admitted.candidates,
+      body: clientBody,
+      signal,
+    }));
   const response = served.body;
   const reported = readReportedUsage(response.usage);
   const metered = meterUsage(reported, admitted.budget, () => {

@@ -3,7 +3,7 @@ import type { GatewayError } from "../errors/gatewayError";
 import { meterUsage } from "../metering/meterUsage";
 import type { AdmittedChatCompletion } from "./admitChatCompletion";
 import type { ChatCompletionDeps } from "./chatCompletionDeps";
-import { type ClientSignal, UpstreamStreamFailure } from "./chatUpstream";
+import { type ClientSignal, type UpstreamChunkStream, UpstreamStreamFailure } from "./chatUpstream";
 import { settleChatCompletion } from "./settleChatCompletion";
 import { StreamChunkRelay } from "./streamChunkRelay";
 
@@ -38,20 +38,24 @@ export interface ChunkSink {
  * Billing happens before the end is sent: the usage the upstream reported, or
  * our count of the text it delivered (also when the client left mid-way: the
  * upstream request is cancelled and what was generated until then is billed).
+ *
+ * `early`: the upstream stream, already opening while the hold was placed.
  */
 export async function streamChatCompletion(
   deps: ChatCompletionDeps,
   admitted: AdmittedChatCompletion,
   clientBody: Record<string, unknown>,
   signal: ClientSignal,
-  sink: ChunkSink
+  sink: ChunkSink,
+  early?: Promise<UpstreamChunkStream>
 ): Promise<void> {
-  const opened = await deps.router.stream({
-    modelId: admitted.model.id,
-    candidates: admitted.candidates,
-    body: clientBody,
-    signal,
-  });
+  const opened = await (early ??
+    deps.router.stream({
+      modelId: admitted.model.id,
+      candidates: admitted.candidates,
+      body: clientBody,
+      signal,
+    }));
   const relay = new StreamChunkRelay(
     admitted.model.id,
     admitted.request.stream_options?.include_usage === true,

@@ -3,7 +3,7 @@ import { ChatCompletionRequestSchema, type ChatCompletionRequest } from "../../.
 import { byteBoundTokenBudget, holdAmountMicros, tokenBudget } from "../../../server/domain/chat/tokenBudget";
 import { SpendableHints } from "../../../server/domain/ledger/spendableHints";
 import { countPromptTokens, promptTokenBound } from "../../../server/domain/tokens/countPromptTokens";
-import { ACCOUNT, MODEL_ID, startGatewayHarness } from "./support/gatewayHarness";
+import { ACCOUNT, MODEL_ID, eventually, startGatewayHarness } from "./support/gatewayHarness";
 import { seededRandom, type SeededRandom } from "./support/seededRandom";
 
 const ALPHABETS = [
@@ -139,4 +139,59 @@ describe("hold sizing", () => {
       }
     });
   });
+});
+
+describe("an upstream call overlapping the hold", () => {
+  const body = { model: MODEL_ID, messages: [{ role: "user" as const, content: "Overlap me." }], max_tokens: 16 };
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  it("starts while the hold is placed for an account known to have ample room, and only then", async () => {
+    const h = await startGatewayHarness({ ledgerLatencyMs: 300 });
+    try {
+      // Unknown account: the upstream is called only once the hold is placed.
+      const first = h.client.chat.completions.create(body);
+      await sleep(150);
+      expect(h.upstreams[0].chatRequests, "no upstream call before the first hold").to.have.length(0);
+      await first;
+
+      // Known to be rich now: the upstream call starts alongside the hold.
+      const second = h.client.chat.completions.create(body);
+      await sleep(150);
+      expect(h.upstreams[0].chatRequests, "the upstream is called while the hold is in flight").to.have.length(2);
+      const reply = await second;
+      expect(reply.choices[0].message.content).to.be.a("string");
+      await eventually(() => h.ports.ledger.records.size === 2);
+      expect(h.ports.ledger.activeHolds()).to.deep.equal([]);
+    } finally {
+      await h.close();
+    }
+  });
+
+  for (const stream of [false, true]) {
+    it(`a hold refused after its ${stream ? "stream" : "request"} started upstream: 402, nothing sent but the error, nothing billed or held, the upstream call cancelled`, async () => {
+      const h = await startGatewayHarness({ ledgerLatencyMs: 100 });
+      try {
+        await h.client.chat.completions.create(body);
+        const mock = h.upstreams[0];
+        mock.setFault({ kind: "slowFirstByte", delayMs: 2_000 });
+        // Another instance spent everything: this instance still believes the account is rich.
+        h.ports.ledger.setAvailableMicros(ACCOUNT, h.ports.ledger.spentMicros(ACCOUNT));
+
+        const res = await fetch(`${h.gateway.url}/chat/completions`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${h.secret}`, "content-type": "application/json" },
+          body: JSON.stringify({ ...body, stream }),
+        });
+        expect(res.status).to.equal(402);
+        expect(res.headers.get("content-type")).to.match(/^application\/json/);
+        expect(((await res.json()) as { error: { code: string } }).error.code).to.equal("insufficient_balance");
+        expect(mock.chatRequests, "the upstream call had started").to.have.length(2);
+        await eventually(() => mock.abortedByClient === 1);
+        expect(h.ports.ledger.records.size).to.equal(1);
+        expect(h.ports.ledger.activeHolds()).to.deep.equal([]);
+      } finally {
+        await h.close();
+      }
+    });
+  }
 });
