@@ -23,8 +23,8 @@ export function requestContext(logger: Logger, metrics: GatewayMetrics): Middlew
     const startedAt = performance.now();
     const requestId = randomUUID();
     ctx.state.requestId = requestId;
-    const sent = ctx.get("x-request-id");
-    const clientRequestId = sent && SANE_REQUEST_ID.test(sent) ? sent : undefined;
+    const sent = ctx.req.headers["x-request-id"];
+    const clientRequestId = typeof sent === "string" && SANE_REQUEST_ID.test(sent) ? sent : undefined;
     if (clientRequestId) {
       ctx.set("x-request-id", clientRequestId);
       ctx.set("x-shareai-request-id", requestId);
@@ -36,18 +36,17 @@ export function requestContext(logger: Logger, metrics: GatewayMetrics): Middlew
     } finally {
       const route: string = (ctx as { _matchedRoute?: string })._matchedRoute ?? "unmatched";
       const ms = performance.now() - startedAt;
-      metrics.observeRequest(route, ctx.method, ctx.status, ms / 1000);
-      const fields = {
-        reqId: requestId,
-        clientRequestId,
-        method: ctx.method,
-        route,
-        status: ctx.status,
-        ms: Math.round(ms * 10) / 10,
-        ...(ctx.state.logFields as object | undefined),
-      };
-      if (QUIET_ROUTES.has(route)) logger.debug(fields, "request");
-      else logger.info(fields, "request");
+      const method = ctx.method;
+      const status = ctx.status;
+      const logFields = ctx.state.logFields as object | undefined;
+      // Koa writes the response once this middleware returns: the metric and the log line can wait
+      // for the next turn of the event loop instead of delaying the client's last byte.
+      setImmediate(() => {
+        metrics.observeRequest(route, method, status, ms / 1000);
+        const fields = { reqId: requestId, clientRequestId, method, route, status, ms: Math.round(ms * 10) / 10, ...logFields };
+        if (QUIET_ROUTES.has(route)) logger.debug(fields, "request");
+        else logger.info(fields, "request");
+      });
     }
   };
 }
