@@ -1,4 +1,4 @@
-import Redis from "ioredis";
+import type Redis from "ioredis";
 import type { RateLimiter } from "../ports";
 import {
   type RateLimitFailMode,
@@ -39,7 +39,10 @@ export async function createRateLimiter(config: RateLimiterConfig = {}): Promise
     return { limiter: new MemoryRateLimiter(), backend: "memory", close: async () => {} };
   }
 
-  const redis = new Redis(config.redisUrl, {
+  // ioredis is loaded only by gateways that share their counters in Redis.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const RedisClient = (require("ioredis") as { default: typeof Redis }).default;
+  const redis = new RedisClient(config.redisUrl, {
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,

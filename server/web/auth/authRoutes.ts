@@ -1,5 +1,5 @@
+import { randomBytes } from "node:crypto";
 import type { Context, Middleware } from "koa";
-import { generateNonce } from "siwe";
 import { z } from "zod";
 import { invalidRequest } from "../../domain/errors/gatewayErrors";
 import { validateBody } from "../../http/validation/validateBody";
@@ -34,7 +34,7 @@ export function issueNonce(web: WebContext): Middleware {
   return async (ctx) => {
     const csrfToken = readCookie(ctx, web.cookies.csrf, TOKEN_PATTERN) ?? newToken();
     const issued = await web.stores.nonces.issue({
-      nonce: generateNonce(),
+      nonce: siweNonce(),
       domain: web.site.host,
       chainId: web.config.chainId,
       bindingSha256: sha256Hex(csrfToken),
@@ -151,4 +151,9 @@ function sessionView(session: Session, csrfToken: string | null) {
 
 function setCsrfCookie(ctx: Context, web: WebContext, token: string, maxAgeMs: number): void {
   setCookie(ctx, web.cookies.csrf, token, { httpOnly: false, secure: web.site.secure, maxAgeMs });
+}
+
+/** An EIP-4361 nonce: alphanumeric, at least 8 characters; 128 random bits as 32 hex digits. */
+function siweNonce(): string {
+  return randomBytes(16).toString("hex");
 }

@@ -1,5 +1,5 @@
 import { Signature } from "ethers";
-import { SiweMessage } from "siwe";
+import type { SiweMessage } from "siwe";
 import type { PublicSite } from "../publicSite";
 
 /** What a sign-in message must say to be accepted here. */
@@ -48,7 +48,10 @@ export async function verifySiweMessage(
 ): Promise<SiweVerification> {
   let message: SiweMessage;
   try {
-    message = new SiweMessage(text);
+    // siwe (its EIP-4361 parser) is loaded at the first sign-in, not by every gateway at start.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { SiweMessage: Message } = require("siwe") as typeof import("siwe");
+    message = new Message(text);
   } catch (error) {
     return reject(
       "unparseable_message",
