@@ -363,7 +363,7 @@ function EditUpstream({ upstream, onDone }: { upstream: Upstream; onDone: (saved
   return (
     <form className="edit-key" onSubmit={save} data-testid="edit-upstream">
       <div className="row">
-        <label>
+        <label className="wide">
           Base URL
           <input value={baseUrl} onChange={(e) => setBaseUrl(e.target.value)} required data-testid="edit-upstream-url" />
         </label>
