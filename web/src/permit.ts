@@ -1,19 +1,12 @@
 import { Contract, TypedDataEncoder, id, type ContractRunner, type TypedDataDomain } from "ethers";
+import { PERMIT_TYPES } from "../../server/chain/permitTypes";
 
 /**
  * Whether a token accepts EIP-2612 permits, and the EIP-712 domain to sign them under. Only ethers
  * (no window, no wallet): the app passes the wallet's provider, tests a JSON-RPC provider or a fake.
  */
 
-export const PERMIT_TYPES = {
-  Permit: [
-    { name: "owner", type: "address" },
-    { name: "spender", type: "address" },
-    { name: "value", type: "uint256" },
-    { name: "nonce", type: "uint256" },
-    { name: "deadline", type: "uint256" },
-  ],
-};
+export { PERMIT_TYPES };
 
 /** keccak256 of EIP-2612's `Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)`. */
 export const PERMIT_TYPEHASH = id(TypedDataEncoder.from(PERMIT_TYPES).encodeType("Permit"));

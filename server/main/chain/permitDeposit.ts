@@ -1,18 +1,10 @@
 import { Signature, type Signer, type TransactionReceipt } from "ethers";
 import { MockUSDC__factory, UsageEscrow__factory } from "../../../typechain-types";
+import { PERMIT_TYPES } from "../../chain/permitTypes";
 
 /** USDC's EIP-2612 domain (MockUSDC copies it): name "USD Coin", version "2". */
 export const USDC_PERMIT_DOMAIN = { name: "USD Coin", version: "2" } as const;
 
-const PERMIT_TYPES = {
-  Permit: [
-    { name: "owner", type: "address" },
-    { name: "spender", type: "address" },
-    { name: "value", type: "uint256" },
-    { name: "nonce", type: "uint256" },
-    { name: "deadline", type: "uint256" },
-  ],
-};
 
 /**
  * Deposits `amountBase` of the payer's own USDC into the escrow in one
