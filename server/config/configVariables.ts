@@ -177,7 +177,7 @@ export const CONFIG_VARIABLES = {
   },
   HOLD_TTL_MS: {
     description:
-      "Lifetime of a balance hold that nobody released (a crashed instance); must outlast the longest request.",
+      "Lifetime of a balance hold that nobody extends: a running request extends its hold every third of it, so this is how long a crashed instance's holds last.",
     defaultText: "900000",
     schema: integer(10_000, DAY_MS, 900_000),
   },

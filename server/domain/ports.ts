@@ -103,6 +103,12 @@ export interface Ledger {
   commit(record: UsageRecordInput): Promise<void>;
   /** Releases a hold with nothing to bill (the request failed before any token was generated). */
   release(holdId: string): Promise<void>;
+  /**
+   * Pushes a hold's expiry to `ttlMs` from now (never earlier), for a request
+   * still running when its hold would expire. False when the hold is gone
+   * (committed, released, or swept).
+   */
+  extend(holdId: string, ttlMs: number): Promise<boolean>;
 }
 
 /** A key's rate limits, per minute; null: unlimited. Positive integers. */

@@ -163,6 +163,8 @@ export class MemoryLedger implements Ledger {
   private nextExpiryAtMs = Infinity;
   private readonly now: () => number;
   reserveCalls = 0;
+  /** Hold extensions that found their hold. */
+  extensions = 0;
   /** Every hold asked for, in order, whether placed or refused. */
   readonly reserveRequests: HoldRequest[] = [];
   releases = 0;
@@ -238,6 +240,18 @@ export class MemoryLedger implements Ledger {
     this.unsettledByAccount.add(record.account, record.costMicros);
     this.spentByKey.add(record.keyId, record.costMicros);
     this.spentByKeyDay.add(this.dayKey(record.keyId), record.costMicros);
+  }
+
+  async extend(holdId: string, ttlMs: number): Promise<boolean> {
+    await this.latency();
+    this.expireHolds();
+    const hold = this.holds.get(holdId);
+    if (!hold) return false;
+    const expiresAtMs = Math.max(hold.expiresAt.getTime(), this.now() + ttlMs);
+    hold.expiresAt = new Date(expiresAtMs);
+    this.nextExpiryAtMs = Math.min(this.nextExpiryAtMs, expiresAtMs);
+    this.extensions += 1;
+    return true;
   }
 
   async release(holdId: string): Promise<void> {

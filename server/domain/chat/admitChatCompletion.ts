@@ -97,7 +97,7 @@ export async function holdChatCompletion(
       }
     }
     if (!reservation.ok) throw holdRefused(reservation.refusal);
-    const held = new HeldRequest(reservation.hold, deps.ledger, deps.observer, deps.logger);
+    const held = new HeldRequest(reservation.hold, deps.ledger, deps.observer, deps.logger, deps.holdTtlMs);
     return { ...screened, budget, held };
   } catch (error) {
     throw refusedAfterCharge(deps, key, budget, screened.rateLimitHeaders, error);

@@ -33,7 +33,7 @@ export function utcDayFromEpochMs(epochMs: string): string {
  * a query scans it. A statement using this must join it into the rows that
  * every one of its writes derives from, so that it cannot write without having
  * evaluated it (a statement that writes nothing has nothing to flush anyway).
- * Tested in test/server/persistence/ledgerAsyncCommit.test.ts.
+ * Tested in test/server/persistence/ledgerStatements.test.ts.
  *
  * Only for holds and releases: see "Holds commit asynchronously" in
  * docs/ledger.md. A usage record must stay synchronous.

@@ -2,6 +2,7 @@ import type { Pool } from "pg";
 import type { ExpiredHoldSweeper } from "../../domain/ledger/holdSweeper";
 import type { HoldRequest, Ledger, UsageRecordInput } from "../../domain/ports";
 import { runNamed } from "../pgPool";
+import { EXTEND_HOLD, type ExtendHoldRow } from "./extendStatement";
 import { HoldReserver, type ReserveResult } from "./holdReserver";
 import { EXPIRED_HOLDS, RELEASE_HOLD, type ReleaseHoldRow } from "./releaseStatement";
 import { UsageCommitter } from "./usageCommitter";
@@ -24,11 +25,13 @@ export interface PostgresLedgerOptions {
  */
 export class PostgresLedger implements Ledger, ExpiredHoldSweeper {
   private readonly sweepBatchSize: number;
+  private readonly clock: () => Date;
   private readonly reserver: HoldReserver;
   private readonly committer: UsageCommitter;
 
   constructor(private readonly pool: Pool, options: PostgresLedgerOptions = {}) {
     const clock = options.clock ?? (() => new Date());
+    this.clock = clock;
     this.sweepBatchSize = options.sweepBatchSize ?? 500;
     this.reserver = new HoldReserver(pool, clock);
     this.committer = new UsageCommitter(pool, clock, {
@@ -44,6 +47,12 @@ export class PostgresLedger implements Ledger, ExpiredHoldSweeper {
   /** Durable when it resolves. */
   commit(record: UsageRecordInput): Promise<void> {
     return this.committer.commit(record);
+  }
+
+  async extend(holdId: string, ttlMs: number): Promise<boolean> {
+    const expiresAtMs = this.clock().getTime() + ttlMs;
+    const [row] = await runNamed<ExtendHoldRow>(this.pool, EXTEND_HOLD, [holdId, expiresAtMs]);
+    return row.extended === 1;
   }
 
   async release(holdId: string): Promise<void> {

@@ -250,6 +250,40 @@ describe("PostgresLedger", () => {
     });
   });
 
+  describe("extend", () => {
+    async function expiryOf(holdId: string): Promise<number | null> {
+      const [row] = await db.dataSource.query(`SELECT expires_at FROM holds WHERE id = $1`, [holdId]);
+      return row ? new Date(row.expires_at).getTime() : null;
+    }
+
+    it("pushes a hold's expiry on, never back, and keeps the sweeper off it", async () => {
+      const funded = await fundedKey(db, 1n);
+      const hold = await reserveOrFail(db, holdRequest(funded, 1n, { ttlMs: 60_000 }));
+      const placed = (await expiryOf(hold.id))!;
+
+      expect(await db.ledger.extend(hold.id, 600_000)).to.equal(true);
+      const extended = (await expiryOf(hold.id))!;
+      expect(extended).to.be.at.least(placed + 500_000);
+
+      expect(await db.ledger.extend(hold.id, 1_000), "a shorter extension").to.equal(true);
+      expect(await expiryOf(hold.id), "never earlier").to.equal(extended);
+
+      // The sweeper at the hold's first expiry leaves it alone.
+      await db.ledger.sweepExpiredHolds(new Date(placed + 1));
+      expect(await expiryOf(hold.id)).to.equal(extended);
+      await expectConsistent(funded);
+    });
+
+    it("finds nothing to extend once the hold was committed or released", async () => {
+      const funded = await fundedKey(db, 1n);
+      const request = holdRequest(funded, 1n);
+      const hold = await reserveOrFail(db, request);
+      await db.ledger.release(hold.id);
+      expect(await db.ledger.extend(hold.id, 600_000)).to.equal(false);
+      await expectConsistent(funded);
+    });
+  });
+
   describe("spend caps", () => {
     it("refuses a hold beyond the key's daily cap, counting its holds and today's spend", async () => {
       const funded = await fundedKey(db, 100n, { dailySpendCapBase: 2n });
