@@ -150,6 +150,10 @@ export function createApp(deps: GatewayDeps): GatewayApp {
   const koa = new Koa();
   // Errors are answered and logged by errorHandler; Koa's own stderr printing would duplicate them.
   koa.silent = true;
+  // Behind a reverse proxy, ctx.ip (sign-in limits) is the client's: X-Forwarded-For's last entry, the one our
+  // proxy appended. Earlier entries are whatever the client sent and prove nothing.
+  koa.proxy = config.trustProxy;
+  koa.maxIpsCount = 1;
   const routes = gatewayRouter({
     chat,
     catalog: models,
@@ -164,7 +168,14 @@ export function createApp(deps: GatewayDeps): GatewayApp {
   koa.use(errorHandler(logger, config.maxBodyBytes));
   koa.use(routes.chatCompletionsFastPath);
   if (deps.web) {
-    const webApi = createWebApi({ web: deps.web, gatewayConfig: config, catalog: models, authenticator, now }).routes() as Koa.Middleware;
+    const webApi = createWebApi({
+      web: deps.web,
+      gatewayConfig: config,
+      catalog: models,
+      authenticator,
+      rateLimiter: deps.rateLimiter,
+      now,
+    }).routes() as Koa.Middleware;
     // Every web API route is under /api (matched case-insensitively, as @koa/router does): /v1 skips its router.
     koa.use((ctx, next) => (WEB_API_PATH.test(ctx.path) ? webApi(ctx, next) : next()));
   }

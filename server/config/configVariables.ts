@@ -123,6 +123,12 @@ export const CONFIG_VARIABLES = {
       .optional()
       .transform((value) => value ?? "127.0.0.1"),
   },
+  TRUST_PROXY: {
+    description:
+      "Whether the gateway runs behind a reverse proxy or load balancer that sets X-Forwarded-For: the client's address (for sign-in limits) is then its last entry, the address the proxy saw. Leave false when clients connect directly, or they could claim any address.",
+    defaultText: "false",
+    schema: flag(false),
+  },
   PUBLIC_BASE_URL: {
     description: "The URL clients use to reach the gateway (printed and linked); defaults to http://HOST:PORT.",
     schema: url(["http:", "https:"]),
@@ -350,6 +356,12 @@ export const CONFIG_VARIABLES = {
       "How long a sign-in nonce (GET /api/auth/nonce) may wait for its signed message; each nonce signs in once.",
     defaultText: "600000",
     schema: integer(10_000, DAY_MS, 600_000),
+  },
+  SIGN_IN_ATTEMPTS_PER_MINUTE: {
+    description:
+      "Sign-in requests (GET /api/auth/nonce, POST /api/auth/verify) one client address may make per minute; more get 429. Shared across instances with REDIS_URL.",
+    defaultText: "60",
+    schema: integer(1, 100_000, 60),
   },
   PROVIDER_UPSTREAM_ALLOW_PRIVATE: {
     description:

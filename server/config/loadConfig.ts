@@ -27,7 +27,15 @@ export interface GatewayConfig {
   shutdownGraceMs: number;
   upstreamKeyEncryptionKey: Buffer | null;
   /** The web API's settings (sign-in). */
-  web: { chainId: number; sessionTtlMs: number; nonceTtlMs: number; providerUpstreamAllowPrivate: boolean };
+  web: {
+    chainId: number;
+    sessionTtlMs: number;
+    nonceTtlMs: number;
+    signInAttemptsPerMinute: number;
+    providerUpstreamAllowPrivate: boolean;
+  };
+  /** Behind a reverse proxy: client addresses come from X-Forwarded-For. */
+  trustProxy: boolean;
   /** The escrow's chain: what the chain watcher and the settlement worker read. */
   chain: ChainConfig;
   /** The settlement worker's keys and the settings given (unset ones take the worker's or the local network's defaults). */
@@ -141,8 +149,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       chainId: v.CHAIN_ID,
       sessionTtlMs: v.SESSION_TTL_MS,
       nonceTtlMs: v.SIWE_NONCE_TTL_MS,
+      signInAttemptsPerMinute: v.SIGN_IN_ATTEMPTS_PER_MINUTE,
       providerUpstreamAllowPrivate: v.PROVIDER_UPSTREAM_ALLOW_PRIVATE,
     },
+    trustProxy: v.TRUST_PROXY,
     chain: {
       rpcUrl: v.RPC_URL,
       escrowAddress: v.ESCROW_ADDRESS,

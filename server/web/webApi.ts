@@ -2,7 +2,7 @@ import Router from "@koa/router";
 import type { Middleware } from "koa";
 import type { GatewayConfig } from "../config";
 import type { ApiKeyAuthenticator } from "../domain/auth/apiKeyAuthenticator";
-import type { ModelCatalog } from "../domain/ports";
+import type { ModelCatalog, RateLimiter } from "../domain/ports";
 import type { Address } from "../domain/types";
 import { jsonBody } from "../http/middleware/jsonBody";
 import { accountRoute } from "./account/accountRoute";
@@ -11,6 +11,7 @@ import { sessionCookieNames } from "./auth/cookies";
 import { csrfGuard } from "./auth/csrfGuard";
 import { requireAccount } from "./auth/requireAccount";
 import { loadSession, requireSession } from "./auth/sessionAuth";
+import { signInRateLimit } from "./auth/signInRateLimit";
 import { noStore } from "./http/noStore";
 import { createKey, listKeys, revokeKey, updateKey } from "./keys/keyRoutes";
 import { modelsRoute } from "./models/modelsRoute";
@@ -67,6 +68,8 @@ export interface WebApiInputs {
   catalog: ModelCatalog;
   /** The /v1 routes' key authenticator (and its cache). */
   authenticator: ApiKeyAuthenticator;
+  /** The /v1 routes' rate limiter: sign-in attempts per client address are limited with it too. */
+  rateLimiter: RateLimiter;
   now: () => number;
 }
 
@@ -104,8 +107,9 @@ export function createWebApi(inputs: WebApiInputs): Router {
   });
   router.get("/api/models", modelsRoute(web));
 
-  router.get("/api/auth/nonce", ...kit.session, issueNonce(web));
-  router.post("/api/auth/verify", ...kit.session, kit.csrf, kit.jsonBody, verifySignIn(web));
+  const signInLimit = signInRateLimit(inputs.rateLimiter, deps.config.signInAttemptsPerMinute);
+  router.get("/api/auth/nonce", signInLimit, ...kit.session, issueNonce(web));
+  router.post("/api/auth/verify", signInLimit, ...kit.session, kit.csrf, kit.jsonBody, verifySignIn(web));
   router.post("/api/auth/logout", ...kit.session, kit.csrf, signOut(web));
   router.get("/api/auth/session", ...kit.session, currentSession(web));
 

@@ -38,6 +38,8 @@ export async function startTestLocalNetwork(name: string): Promise<TestLocalNetw
     SETTLEMENT_THRESHOLD_BASE: "1",
     SETTLEMENT_POLL_MS: "600000",
     CHAIN_POLL_INTERVAL_MS: "200",
+    // The browser tests sign several wallets in from 127.0.0.1 within a minute.
+    SIGN_IN_ATTEMPTS_PER_MINUTE: "100000",
   };
   let network: LocalNetwork;
   try {

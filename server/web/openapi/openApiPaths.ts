@@ -9,6 +9,9 @@ const csrf = errorResponse(
   "`csrf_failed`: the Origin is not this site, or `x-csrf-token` does not match the CSRF cookie and session."
 );
 const badRequest = errorResponse("`invalid_request_error`: a bad parameter or body field, named in `param`.");
+const signInLimited = errorResponse(
+  "`rate_limit_exceeded`: this client address made more than SIGN_IN_ATTEMPTS_PER_MINUTE sign-in requests in a minute; `retry-after` says when to try again."
+);
 const keyNotFound = errorResponse(
   "`key_not_found`: no such key on this account (another account's key is not found either)."
 );
@@ -42,7 +45,7 @@ export function openApiPaths(): Json {
         description:
           "Bound to this site's domain, the chain and this browser's CSRF token (the cookie is set if absent). Expires after SIWE_NONCE_TTL_MS.",
         tags: ["auth"],
-        responses: { "200": ok("The nonce and the fields of the message to sign", ref("Nonce")) },
+        responses: { "200": ok("The nonce and the fields of the message to sign", ref("Nonce")), "429": signInLimited },
       },
     },
     "/api/auth/verify": {
@@ -60,6 +63,7 @@ export function openApiPaths(): Json {
             "`sign_in_failed`: the message or signature was refused, or the nonce is unknown, used or expired; `param` names the field."
           ),
           "403": csrf,
+          "429": signInLimited,
         },
       },
     },

@@ -3,6 +3,7 @@ import type Router from "@koa/router";
 import { loadConfig } from "../../../server/config";
 import { ApiKeyAuthenticator } from "../../../server/domain/auth/apiKeyAuthenticator";
 import { pgPoolOf } from "../../../server/persistence/pgPool";
+import { MemoryRateLimiter } from "../../../server/domain/rateLimit/memoryRateLimiter";
 import { createWebApi, loadWebConfig, postgresWebStores } from "../../../server/web";
 import { receiptRoutes } from "../../../server/web/receipts/receiptRoutes";
 import type { WebRouteKit } from "../../../server/web/webApi";
@@ -47,6 +48,7 @@ describe("web API: OpenAPI document", () => {
       gatewayConfig: loadConfig(env),
       catalog: harness.db.modelCatalog,
       authenticator: new ApiKeyAuthenticator(harness.db.apiKeyStore, { ttlMs: 0 }),
+      rateLimiter: new MemoryRateLimiter(),
       now: Date.now,
     });
   }

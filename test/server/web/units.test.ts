@@ -43,6 +43,7 @@ describe("web API building blocks", () => {
       chainId: 31337,
       sessionTtlMs: 604_800_000,
       nonceTtlMs: 600_000,
+      signInAttemptsPerMinute: 60,
       providerUpstreamAllowPrivate: true,
     });
     expect(loadWebConfig({ PROVIDER_UPSTREAM_ALLOW_PRIVATE: "false" })).to.include({ providerUpstreamAllowPrivate: false });

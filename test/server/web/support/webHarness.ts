@@ -58,6 +58,8 @@ export async function startWebHarness(options: WebHarnessOptions = {}): Promise<
     CATALOG_CACHE_TTL_MS: "0",
     API_KEY_CACHE_TTL_MS: "0",
     SHUTDOWN_GRACE_MS: "100",
+    // Every test signs wallets in from 127.0.0.1; signInRateLimit.test.ts sets a low limit of its own.
+    SIGN_IN_ATTEMPTS_PER_MINUTE: "100000",
     ...options.env,
   };
   const gateway = await start({
