@@ -149,13 +149,33 @@ describe("the web app in a browser", function () {
   it("edits a key's limits", async () => {
     const row = page.locator("[data-testid=keys-table] tbody tr", { hasText: "browser" });
     await row.getByRole("button", { name: "Edit" }).click();
-    await page.getByTestId("edit-daily-cap").fill("2.5");
+    await page.getByTestId("edit-daily").fill("2.5");
     await page.getByTestId("edit-key").screenshot({ path: path.join(SCREENSHOTS, "api-key-edit.png") });
     await page.getByTestId("edit-key").getByRole("button", { name: "Save" }).click();
     await page.getByTestId("edit-key").waitFor({ state: "detached" });
     const cap = row.locator("td").nth(3).locator(".money");
     await expect_text(cap, "2.5 USDC");
     expect(await cap.getAttribute("title")).to.match(/^2500000 base units/);
+  });
+
+  it("creates a key with its limits set at once", async () => {
+    await page.getByTestId("key-name").fill("limited");
+    await page.getByTestId("new-key-limits").locator("summary").click();
+    await page.getByTestId("new-key-models").fill(DEMO_MODEL.id);
+    await page.getByTestId("new-key-rpm").fill("120");
+    await page.getByTestId("new-key-total").fill("1.25");
+    await page.getByRole("button", { name: "Create key" }).click();
+    await page.getByTestId("created-key").waitFor();
+    const row = page.locator("[data-testid=keys-table] tbody tr", { hasText: "limited" });
+    await expect_text(row.locator("td").nth(4), "120/min");
+    expect(await row.locator("td").nth(2).innerText()).to.equal(DEMO_MODEL.id);
+    const keys = (await page.evaluate(() => fetch("/api/keys").then((response) => response.json()))) as {
+      data: { name: string; total_spend_cap: { base: string } | null; requests_per_minute: number | null }[];
+    };
+    const limited = keys.data.find((k) => k.name === "limited")!;
+    expect(limited.total_spend_cap?.base).to.equal("1250000");
+    expect(limited.requests_per_minute).to.equal(120);
+    await page.getByTestId("new-key-limits").screenshot({ path: path.join(SCREENSHOTS, "api-key-create-limits.png") });
   });
 
   it("revokes a key only after confirmation", async () => {

@@ -191,7 +191,15 @@ export const api = {
   models: () => call<{ data: Model[] }>("GET", "/api/models"),
   account: () => call<Account>("GET", "/api/account"),
   keys: () => call<{ data: Key[] }>("GET", "/api/keys"),
-  createKey: (input: { name: string; daily_spend_cap_base?: string }) => call<CreatedKey>("POST", "/api/keys", input),
+  createKey: (
+    input: { name: string } & Partial<{
+      allowed_models: string[] | null;
+      daily_spend_cap_base: string | null;
+      total_spend_cap_base: string | null;
+      requests_per_minute: number | null;
+      tokens_per_minute: number | null;
+    }>,
+  ) => call<CreatedKey>("POST", "/api/keys", input),
   updateKey: (
     id: string,
     input: Partial<{

@@ -1,13 +1,14 @@
 import { useCallback, useEffect, useState } from "react";
 import { api, type CreatedKey, type Key } from "../api";
-import { Usdc, usdcToBase } from "../money";
+import { Usdc } from "../money";
 import { plainApiError } from "../apiErrors";
+import { KeyLimitInputs, limitFieldsOf, NO_LIMITS, parseKeyLimits, type KeyLimitFields } from "./keyLimits";
 
 export function ApiPage() {
   const [keys, setKeys] = useState<Key[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [name, setName] = useState("");
-  const [dailyCap, setDailyCap] = useState("");
+  const [limits, setLimits] = useState<KeyLimitFields>(NO_LIMITS);
   const [created, setCreated] = useState<CreatedKey | null>(null);
   const [confirming, setConfirming] = useState<string | null>(null);
   const [copied, setCopied] = useState<string | null>(null);
@@ -21,16 +22,11 @@ export function ApiPage() {
   const create = async (event: React.FormEvent) => {
     event.preventDefault();
     setError(null);
-    const cap = dailyCap.trim() ? usdcToBase(dailyCap) : null;
-    if (dailyCap.trim() && cap === null) {
-      setError("The daily cap must be an amount of USDC with at most 6 decimals, like 5 or 0.25.");
-      return;
-    }
     try {
-      const result = await api.createKey({ name: name.trim(), ...(cap !== null ? { daily_spend_cap_base: cap.toString() } : {}) });
+      const result = await api.createKey({ name: name.trim(), ...parseKeyLimits(limits) });
       setCreated(result);
       setName("");
-      setDailyCap("");
+      setLimits(NO_LIMITS);
       load();
     } catch (e) {
       setError(plainApiError(e));
@@ -62,16 +58,18 @@ export function ApiPage() {
       <section className="card">
         <h1>API keys</h1>
         <p className="muted">Use a key with any OpenAI SDK: point its base URL at this gateway.</p>
-        <form className="row" onSubmit={create}>
-          <label>
-            Name
-            <input value={name} onChange={(e) => setName(e.target.value)} placeholder="laptop" required maxLength={100} data-testid="key-name" />
-          </label>
-          <label>
-            Daily cap (USDC, optional)
-            <input value={dailyCap} onChange={(e) => setDailyCap(e.target.value)} placeholder="no cap" inputMode="decimal" />
-          </label>
-          <button type="submit" disabled={!name.trim()}>Create key</button>
+        <form onSubmit={create}>
+          <div className="row">
+            <label>
+              Name
+              <input value={name} onChange={(e) => setName(e.target.value)} placeholder="laptop" required maxLength={100} data-testid="key-name" />
+            </label>
+            <button type="submit" disabled={!name.trim()}>Create key</button>
+          </div>
+          <details data-testid="new-key-limits">
+            <summary>Limits (optional): models, spend caps, rate limits</summary>
+            <KeyLimitInputs fields={limits} onChange={setLimits} testIdPrefix="new-key" />
+          </details>
         </form>
         {error && <p className="error" role="alert">{error}</p>}
       </section>
@@ -160,40 +158,17 @@ export function ApiPage() {
   );
 }
 
-/** Edits a key's limits; an empty field lifts that limit (`null`). */
+/** Edits a key's name and limits; an empty field lifts that limit (`null`). */
 function EditKey({ apiKey, onDone }: { apiKey: Key; onDone: () => void }) {
   const [name, setName] = useState(apiKey.name);
-  const [models, setModels] = useState(apiKey.allowed_models?.join(", ") ?? "");
-  const [daily, setDaily] = useState(apiKey.daily_spend_cap?.usdc ?? "");
-  const [total, setTotal] = useState(apiKey.total_spend_cap?.usdc ?? "");
-  const [rpm, setRpm] = useState(apiKey.requests_per_minute?.toString() ?? "");
-  const [tpm, setTpm] = useState(apiKey.tokens_per_minute?.toString() ?? "");
+  const [limits, setLimits] = useState<KeyLimitFields>(limitFieldsOf(apiKey));
   const [error, setError] = useState<string | null>(null);
 
   const save = async (event: React.FormEvent) => {
     event.preventDefault();
     setError(null);
-    const cap = (text: string, label: string) => {
-      if (!text.trim()) return null;
-      const base = usdcToBase(text);
-      if (base === null) throw new Error(`${label} must be an amount of USDC with at most 6 decimals.`);
-      return base.toString();
-    };
-    const perMinute = (text: string, label: string) => {
-      if (!text.trim()) return null;
-      if (!/^\d+$/.test(text.trim()) || Number(text) < 1) throw new Error(`${label} must be a whole number of at least 1.`);
-      return Number(text);
-    };
     try {
-      const list = models.split(",").map((m) => m.trim()).filter(Boolean);
-      await api.updateKey(apiKey.id, {
-        name: name.trim(),
-        allowed_models: list.length ? list : null,
-        daily_spend_cap_base: cap(daily, "The daily cap"),
-        total_spend_cap_base: cap(total, "The total cap"),
-        requests_per_minute: perMinute(rpm, "Requests per minute"),
-        tokens_per_minute: perMinute(tpm, "Tokens per minute"),
-      });
+      await api.updateKey(apiKey.id, { name: name.trim(), ...parseKeyLimits(limits) });
       onDone();
     } catch (e) {
       setError(plainApiError(e));
@@ -204,14 +179,8 @@ function EditKey({ apiKey, onDone }: { apiKey: Key; onDone: () => void }) {
     <form className="edit-key" onSubmit={save} data-testid="edit-key">
       <div className="row">
         <label>Name<input value={name} onChange={(e) => setName(e.target.value)} required maxLength={100} /></label>
-        <label>Allowed models (comma-separated, empty = all)<input value={models} onChange={(e) => setModels(e.target.value)} placeholder="all models" /></label>
       </div>
-      <div className="row">
-        <label>Daily cap (USDC)<input value={daily} onChange={(e) => setDaily(e.target.value)} placeholder="no cap" data-testid="edit-daily-cap" /></label>
-        <label>Total cap (USDC)<input value={total} onChange={(e) => setTotal(e.target.value)} placeholder="no cap" /></label>
-        <label>Requests / min<input value={rpm} onChange={(e) => setRpm(e.target.value)} placeholder="default" /></label>
-        <label>Tokens / min<input value={tpm} onChange={(e) => setTpm(e.target.value)} placeholder="default" /></label>
-      </div>
+      <KeyLimitInputs fields={limits} onChange={setLimits} testIdPrefix="edit" />
       <p className="muted small">Changes reach requests within a few seconds. An empty field lifts that limit.</p>
       <button type="submit">Save</button> <button type="button" className="secondary" onClick={onDone}>Cancel</button>
       {error && <p className="error" role="alert">{error}</p>}
