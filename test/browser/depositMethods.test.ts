@@ -9,6 +9,7 @@ import { detectPermit, PERMIT_TYPEHASH } from "../../web/src/permit";
 import {
   SCREENSHOTS,
   setWalletUnsupportedMethods,
+  switchWalletAccount,
   signInWithWallet,
   startBrowserSession,
   waitForAttribute,
@@ -209,6 +210,24 @@ describe("depositing from the Account page, with a permit or with approve + depo
       await page.getByText("Your wallet holds 43.25 USDC, less than the 100 USDC to deposit. Nothing was signed or sent.").waitFor();
       expect(await sentTransactions()).to.equal(sentBefore);
       await page.screenshot({ path: path.join(SCREENSHOTS, "account-deposit-methods.png"), fullPage: true });
+    });
+
+    it("refuses to deposit when the wallet has switched to another account, saying which, before anything is signed or sent", async () => {
+      const other = "0x00000000000000000000000000000000000000b0";
+      const sentBefore = await sentTransactions();
+      await switchWalletAccount(page, other);
+      try {
+        await page.getByRole("radio", { name: "Approve + deposit" }).click();
+        await page.getByTestId("deposit-amount").fill("1");
+        await page.getByRole("button", { name: "Approve and deposit" }).click();
+        await page
+          .getByText(`Your wallet is now on account ${other}, but you are signed in as ${user.toLowerCase()}.`, { exact: false })
+          .first()
+          .waitFor();
+        expect(await sentTransactions(), "nothing sent from the other account").to.equal(sentBefore);
+      } finally {
+        await switchWalletAccount(page, null);
+      }
     });
   });
 });

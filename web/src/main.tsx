@@ -1,6 +1,7 @@
 import { lazy, StrictMode, Suspense, useCallback, useEffect, useState } from "react";
 import { createRoot } from "react-dom/client";
 import { api, setCsrfToken, type Session } from "./api";
+import { setSessionAccount } from "./sessionAccount";
 import { ModelsPage } from "./pages/ModelsPage";
 import "./styles.css";
 
@@ -51,6 +52,8 @@ function App() {
   const [session, setSession] = useState<Session | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // The wallet code checks every transaction against the account signed in.
+  useEffect(() => setSessionAccount(session?.signed_in ? session.address : null), [session]);
 
   useEffect(() => {
     api

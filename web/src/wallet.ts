@@ -1,6 +1,7 @@
 import { BrowserProvider, Contract, Interface, type Eip1193Provider, type JsonRpcSigner } from "ethers";
 import { api, setCsrfToken, type Session } from "./api";
 import { plainApiError } from "./apiErrors";
+import { sessionAccount } from "./sessionAccount";
 import { InsufficientTokenBalanceError } from "./deposit";
 import { baseToUsdc } from "./money";
 
@@ -14,7 +15,29 @@ export function hasWallet(): boolean {
   return typeof window !== "undefined" && !!window.ethereum;
 }
 
+/** The wallet's current account is not the one this browser is signed in as; nothing was signed or sent. */
+export class WalletAccountMismatchError extends Error {
+  constructor(readonly walletAccount: string, readonly signedInAccount: string) {
+    super(`The wallet's account ${walletAccount} is not the signed-in account ${signedInAccount}.`);
+    this.name = "WalletAccountMismatchError";
+  }
+}
+
+/**
+ * The wallet, for a transaction or a signature of the signed-in account: refused when the wallet
+ * has since switched to another account, which would deposit into, withdraw from or claim for an
+ * account other than the one this page shows.
+ */
 export async function connectWallet(): Promise<{ provider: BrowserProvider; signer: JsonRpcSigner }> {
+  const connected = await connectAnyAccount();
+  const expected = sessionAccount();
+  const actual = connected.signer.address.toLowerCase();
+  if (expected && actual !== expected) throw new WalletAccountMismatchError(actual, expected);
+  return connected;
+}
+
+/** The wallet's current account, whichever it is: what signing in uses. */
+async function connectAnyAccount(): Promise<{ provider: BrowserProvider; signer: JsonRpcSigner }> {
   if (!window.ethereum) throw new Error("No wallet found. Install a browser wallet such as MetaMask, then reload this page.");
   const provider = new BrowserProvider(window.ethereum);
   await provider.send("eth_requestAccounts", []);
@@ -24,7 +47,7 @@ export async function connectWallet(): Promise<{ provider: BrowserProvider; sign
 
 /** Sign-In with Ethereum: nonce → EIP-4361 message → personal_sign → verify. */
 export async function signIn(): Promise<Session> {
-  const { provider, signer } = await connectWallet();
+  const { provider, signer } = await connectAnyAccount();
   const nonce = await api.nonce();
   setCsrfToken(nonce.csrf_token);
   const network = await provider.getNetwork();
@@ -127,6 +150,9 @@ export async function walletTokenBalance(tokenAddress: string): Promise<bigint> 
 /** Wallet and chain errors in plain words. */
 export function plainError(error: unknown): string {
   const e = error as { code?: unknown; info?: { error?: { code?: number; message?: string } }; shortMessage?: string; reason?: string; message?: string };
+  if (error instanceof WalletAccountMismatchError) {
+    return `Your wallet is now on account ${error.walletAccount}, but you are signed in as ${error.signedInAccount}. Switch back to that account in your wallet, or sign out and sign in with the new one. Nothing was signed or sent.`;
+  }
   if (error instanceof InsufficientTokenBalanceError) {
     return `Your wallet holds ${baseToUsdc(error.balanceBase)} USDC, less than the ${baseToUsdc(error.amountBase)} USDC to deposit. Nothing was signed or sent.`;
   }

@@ -94,7 +94,15 @@ export async function injectWallet(
       isTestWallet: true,
       async request({ method, params }: { method: string; params?: unknown[] }) {
         // A test sets `__testWalletReject` to a method name: the next such request is refused, as a user would.
-        const state = globalThis as unknown as { __testWalletReject?: string; __testWalletUnsupported?: string[] };
+        const state = globalThis as unknown as {
+          __testWalletReject?: string;
+          __testWalletUnsupported?: string[];
+          __testWalletAccount?: string;
+        };
+        // `__testWalletAccount`: the user switched the wallet to another account (its address is all the page sees).
+        if (state.__testWalletAccount && (method === "eth_accounts" || method === "eth_requestAccounts")) {
+          return [state.__testWalletAccount];
+        }
         if (state.__testWalletReject === method) {
           delete state.__testWalletReject;
           throw Object.assign(new Error("User rejected the request."), { code: 4001 });
@@ -125,6 +133,15 @@ export async function setWalletUnsupportedMethods(page: Page, methods: string[])
   await page.evaluate((list) => {
     (globalThis as unknown as { __testWalletUnsupported?: string[] }).__testWalletUnsupported = list;
   }, methods);
+}
+
+/** The user switches the injected wallet to `address` (null: back to the test wallet's own account). */
+export async function switchWalletAccount(page: Page, address: string | null): Promise<void> {
+  await page.evaluate((a) => {
+    const state = globalThis as unknown as { __testWalletAccount?: string };
+    if (a) state.__testWalletAccount = a;
+    else delete state.__testWalletAccount;
+  }, address);
 }
 
 /** Clicks "Sign in with Ethereum" at `url` and waits until the app shows the signed-in address. */
