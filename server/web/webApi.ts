@@ -63,7 +63,7 @@ export interface WebRouteKit {
 
 export interface WebApiInputs {
   web: WebDeps;
-  gatewayConfig: Pick<GatewayConfig, "publicBaseUrl" | "host" | "port" | "catalogCacheTtlMs">;
+  gatewayConfig: Pick<GatewayConfig, "publicBaseUrl" | "host" | "port" | "catalogCacheTtlMs" | "healthCheck">;
   /** The cached catalog the /v1 routes use. */
   catalog: ModelCatalog;
   /** The /v1 routes' key authenticator (and its cache). */
@@ -88,6 +88,7 @@ export function createWebApi(inputs: WebApiInputs): Router {
     escrow: { escrowAddress: deps.escrow?.escrowAddress ?? null, tokenAddress: deps.escrow?.tokenAddress ?? null },
     thawEndsAt: deps.thawEndsAt ?? null,
     catalogCacheTtlMs: inputs.gatewayConfig.catalogCacheTtlMs,
+    healthCheck: inputs.gatewayConfig.healthCheck,
     now: inputs.now,
   };
   const kit: WebRouteKit = {

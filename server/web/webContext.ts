@@ -41,6 +41,8 @@ export interface WebContext {
   escrow: EscrowInfo;
   thawEndsAt: ((account: Address) => Promise<Date | null>) | null;
   catalogCacheTtlMs: number;
+  /** The gateways' upstream health checks: how old a stored check may be and still say "online". */
+  healthCheck: { intervalMs: number; timeoutMs: number };
   /** Milliseconds since the epoch. */
   now: () => number;
 }

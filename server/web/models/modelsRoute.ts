@@ -6,18 +6,19 @@ import type { WebContext } from "../webContext";
 
 /**
  * `GET /api/models`, public: the catalog with prices (per 1M tokens, in base
- * units and USDC, as /v1/models shows them) and how many providers serve each
- * model. A provider counts when it has an enabled upstream for the model;
- * health is probed by each gateway instance on its own and is not reflected
- * here. The counts are cached like the catalog (CATALOG_CACHE_TTL_MS), so this
+ * units and USDC, as /v1/models shows them) and how many providers are online
+ * for each: with an enabled upstream for the model that the last stored health
+ * check found up, within `ONLINE_CHECK_INTERVALS` health-check intervals. The
+ * counts are cached like the catalog (CATALOG_CACHE_TTL_MS), so this
  * unauthenticated route costs the database at most one query per TTL.
  */
+const ONLINE_CHECK_INTERVALS = 3;
 export function modelsRoute(web: WebContext): Middleware {
   const counts = new TtlCache<"all", Map<string, ModelProviderCount>>(web.catalogCacheTtlMs, 1, web.now);
   return async (ctx) => {
     const [models, byModel] = await Promise.all([
       web.catalog.list(),
-      counts.get("all", () => web.stores.providerCounts.byModel()),
+      counts.get("all", () => web.stores.providerCounts.byModel(new Date(web.now() - onlineWindowMs(web)))),
     ]);
     ctx.body = {
       object: "list",
@@ -31,4 +32,9 @@ export function modelsRoute(web: WebContext): Middleware {
       }),
     };
   };
+}
+
+/** How recent a health check must be to count: a few intervals, plus the time a check may take. */
+function onlineWindowMs(web: WebContext): number {
+  return ONLINE_CHECK_INTERVALS * web.healthCheck.intervalMs + web.healthCheck.timeoutMs;
 }

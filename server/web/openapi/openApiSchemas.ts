@@ -258,8 +258,12 @@ export function openApiSchemas(site: PublicSite): Json {
             completion_per_mtok_usdc: { type: "string" },
           },
         },
-        providers_online: { type: "integer", description: "Providers with an enabled upstream serving the model." },
-        upstreams_online: { type: "integer", description: "Enabled upstreams serving the model." },
+        providers_online: {
+          type: "integer",
+          description:
+            "Providers with an enabled upstream serving the model whose last stored health check (by any gateway instance, within three health-check intervals) found it up.",
+        },
+        upstreams_online: { type: "integer", description: "Upstreams serving the model that count as online, as for providers_online." },
       },
     },
   };
