@@ -12,6 +12,7 @@ import { ethers, network } from "hardhat";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import type { HardhatNetworkConfig } from "hardhat/types";
 import type { ContractTransactionResponse, TypedDataDomain } from "ethers";
+import { PERMIT_TYPES } from "../server/chain/permitTypes";
 import { escrowDomain, signVoucher, type Voucher } from "../server/chain/voucher";
 import {
   compareWithSnapshot,
@@ -140,15 +141,7 @@ async function measure(): Promise<Measurement[]> {
   const permit = ethers.Signature.from(
     await permitter.signTypedData(
       usdcDomain,
-      {
-        Permit: [
-          { name: "owner", type: "address" },
-          { name: "spender", type: "address" },
-          { name: "value", type: "uint256" },
-          { name: "nonce", type: "uint256" },
-          { name: "deadline", type: "uint256" },
-        ],
-      },
+      PERMIT_TYPES,
       { owner: permitter.address, spender: escrowAddress, value: 100n * USDC, nonce: 0n, deadline: FAR_FUTURE },
     ),
   );
