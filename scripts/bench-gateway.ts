@@ -510,6 +510,13 @@ async function main(): Promise<number> {
           )} 2xx responses received through ShareAI (warm-ups and sanity checks included): ` +
           (ledgerOk ? "every response has its durable record" : "MISMATCH: responses without a usage record")
       );
+      if (tally.usageRecords > 0) {
+        const perRequest = (tally.transactions / tally.usageRecords).toFixed(2);
+        ledgerLines.push(
+          `ledger transactions: ${tally.transactions.toLocaleString("en-US")} for ${tally.usageRecords.toLocaleString("en-US")} ` +
+            `requests, ${perRequest} per request over the whole run (a reserve and a commit each, grouped; 2.00 without grouping)`
+        );
+      }
       if (tally.liveHolds > 0) {
         ledgerLines.push(
           `WARNING: ${tally.liveHolds} holds (${tally.heldMicros} µ-base) left behind, 2 s after the last run, by requests ` +

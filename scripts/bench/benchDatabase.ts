@@ -136,6 +136,14 @@ export interface LedgerTally {
   liveHolds: number;
   unsettledMicros: bigint;
   heldMicros: bigint;
+  /**
+   * Transactions committed in the ledger database over the whole run
+   * (`pg_stat_database.xact_commit`: seeding and this tally included, a few
+   * dozen). Backends publish their counts at least a second apart, so the
+   * last second of the busiest backends may be missing: a floor, within a
+   * few percent.
+   */
+  transactions: number;
 }
 
 /** What the ledger holds after the run: every request served must have its usage record. */
@@ -147,7 +155,8 @@ export async function tallyLedger(url: string, account: string): Promise<LedgerT
       `SELECT (SELECT count(*) FROM usage_records)::int AS usage_records,
               (SELECT count(*) FROM usage_records WHERE outcome = 'completed')::int AS completed,
               (SELECT count(*) FROM holds)::int AS live_holds,
-              b.unsettled_micros::text AS unsettled, b.held_micros::text AS held
+              b.unsettled_micros::text AS unsettled, b.held_micros::text AS held,
+              (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database())::int8 AS transactions
        FROM account_balances b WHERE b.account = $1`,
       [account]
     );
@@ -158,6 +167,7 @@ export async function tallyLedger(url: string, account: string): Promise<LedgerT
       liveHolds: row.live_holds,
       unsettledMicros: BigInt(row.unsettled),
       heldMicros: BigInt(row.held),
+      transactions: Number(row.transactions),
     };
   } finally {
     await client.end();
