@@ -1,10 +1,9 @@
-import { ClientGoneError, type UpstreamChatRequest, type UpstreamCompletion } from "../../domain/chat/chatUpstream";
-import { GatewayError } from "../../domain/errors/gatewayError";
-import { upstreamRejectedRequest } from "../../domain/errors/gatewayErrors";
-import { type AttemptFailure, UpstreamProtocolError, judgeStatus } from "../openai-compatible/attemptFailure";
+import type { UpstreamChatRequest, UpstreamCompletion } from "../../domain/chat/chatUpstream";
+import { UpstreamProtocolError } from "../openai-compatible/attemptFailure";
 import { upstreamRequestBody } from "../openai-compatible/upstreamRequestBody";
-import { type UpstreamFailureListener, bodyPerUpstreamModel, everyUpstreamFailed } from "./failoverOutcome";
-import { type AttemptDeps, UpstreamAttempt } from "./upstreamAttempt";
+import { type UpstreamFailureListener, bodyPerUpstreamModel } from "./failoverOutcome";
+import { failover } from "./failoverLoop";
+import type { AttemptDeps } from "./upstreamAttempt";
 
 const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 const MAX_ERROR_BODY_BYTES = 16 * 1024;
@@ -22,41 +21,15 @@ export async function completeWithFailover(
   listener: UpstreamFailureListener
 ): Promise<UpstreamCompletion> {
   const bodyFor = bodyPerUpstreamModel((model) => upstreamRequestBody(request.body, model, false));
-  let attempts = 0;
-  let lastFailure: AttemptFailure | null = null;
-
-  for (const target of request.candidates) {
-    const attempt = UpstreamAttempt.begin(target, deps, request.signal);
-    if (!attempt) continue;
-    attempts += 1;
-    let failure: AttemptFailure;
-    try {
+  return failover<UpstreamCompletion>(request, deps, listener, {
+    send: async (attempt, target) => {
       const response = await attempt.fetchText(bodyFor(target), MAX_RESPONSE_BYTES, MAX_ERROR_BODY_BYTES);
-      if (response.statusCode === 200) {
-        const body = parseJsonObject(response.text);
-        attempt.finish("healthy");
-        return { target, body, text: response.text };
-      }
-      const judged = judgeStatus(response.statusCode, response.text);
-      if ("clientFault" in judged) {
-        attempt.finish("healthy");
-        throw upstreamRejectedRequest(judged.clientFault.message, judged.clientFault.param);
-      }
-      failure = judged.failure;
-      attempt.finish(failure.countsAgainstUpstream ? "failed" : "inconclusive");
-    } catch (error) {
-      if (attempt.clientGone) {
-        attempt.finish("inconclusive");
-        throw new ClientGoneError();
-      }
-      if (error instanceof GatewayError) throw error;
-      failure = attempt.failureFrom(error);
-      attempt.finish("failed");
-    }
-    lastFailure = failure;
-    listener.upstreamFailed(target, failure);
-  }
-  throw everyUpstreamFailed(request.modelId, attempts, lastFailure);
+      if (response.statusCode !== 200) return { statusCode: response.statusCode, errorText: response.text };
+      const body = parseJsonObject(response.text);
+      attempt.finish("healthy");
+      return { served: { target, body, text: response.text } };
+    },
+  });
 }
 
 function parseJsonObject(text: string): Record<string, unknown> {

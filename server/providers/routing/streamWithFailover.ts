@@ -5,14 +5,13 @@ import {
   type UpstreamChunkStream,
   UpstreamStreamFailure,
 } from "../../domain/chat/chatUpstream";
-import { GatewayError } from "../../domain/errors/gatewayError";
-import { upstreamRejectedRequest } from "../../domain/errors/gatewayErrors";
 import type { UpstreamTarget } from "../../domain/ports";
-import { type AttemptFailure, judgeStatus } from "../openai-compatible/attemptFailure";
+import type { AttemptFailure } from "../openai-compatible/attemptFailure";
 import type { EventStreamExchange } from "../openai-compatible/upstreamExchange";
 import { upstreamRequestBody } from "../openai-compatible/upstreamRequestBody";
-import { type UpstreamFailureListener, bodyPerUpstreamModel, everyUpstreamFailed } from "./failoverOutcome";
-import { type AttemptDeps, UpstreamAttempt } from "./upstreamAttempt";
+import { type UpstreamFailureListener, bodyPerUpstreamModel } from "./failoverOutcome";
+import { failover } from "./failoverLoop";
+import type { AttemptDeps, UpstreamAttempt } from "./upstreamAttempt";
 
 const MAX_ERROR_BODY_BYTES = 16 * 1024;
 
@@ -30,41 +29,24 @@ export async function streamWithFailover(
   listener: UpstreamFailureListener
 ): Promise<UpstreamChunkStream> {
   const bodyFor = bodyPerUpstreamModel((model) => upstreamRequestBody(request.body, model, true));
-  let attempts = 0;
-  let lastFailure: AttemptFailure | null = null;
-
-  for (const target of request.candidates) {
-    const attempt = UpstreamAttempt.begin(target, deps, request.signal);
-    if (!attempt) continue;
-    attempts += 1;
-    const exchange = attempt.openStream(bodyFor(target), MAX_ERROR_BODY_BYTES);
-    let failure: AttemptFailure;
-    try {
-      await exchange.opened;
-      if (exchange.statusCode === 200) return new CommittedStream(attempt, exchange, listener);
-      const judged = judgeStatus(exchange.statusCode, exchange.errorText);
-      if ("clientFault" in judged) {
-        attempt.finish("healthy");
-        throw upstreamRejectedRequest(judged.clientFault.message, judged.clientFault.param);
+  return failover<UpstreamChunkStream>(request, deps, listener, {
+    send: async (attempt, target) => {
+      const exchange = attempt.openStream(bodyFor(target), MAX_ERROR_BODY_BYTES);
+      try {
+        await exchange.opened;
+      } catch (error) {
+        exchange.release();
+        throw error;
       }
-      failure = judged.failure;
-      attempt.finish(failure.countsAgainstUpstream ? "failed" : "inconclusive");
-    } catch (error) {
-      exchange.release();
-      if (attempt.clientGone) {
-        attempt.finish("inconclusive");
-        throw new ClientGoneError();
-      }
-      if (error instanceof GatewayError) throw error;
+      if (exchange.statusCode === 200) return { served: new CommittedStream(attempt, exchange, listener) };
+      return { statusCode: exchange.statusCode, errorText: exchange.errorText, release: () => exchange.release() };
+    },
+    failureOf: (attempt, error) => {
       // Our first-byte timer is checked first: it is what cut a stream that broke before its first chunk.
-      failure = attempt.failureFrom(error);
-      if (failure.kind !== "timeout" && error instanceof UpstreamStreamFailure) failure = streamFailure(error);
-      attempt.finish("failed");
-    }
-    lastFailure = failure;
-    listener.upstreamFailed(target, failure);
-  }
-  throw everyUpstreamFailed(request.modelId, attempts, lastFailure);
+      const failure = attempt.failureFrom(error);
+      return failure.kind !== "timeout" && error instanceof UpstreamStreamFailure ? streamFailure(error) : failure;
+    },
+  });
 }
 
 /**
