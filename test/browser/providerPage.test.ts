@@ -1,17 +1,15 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import os from "node:os";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
 import type { HDNodeWallet } from "ethers";
 import OpenAI from "openai";
-import type { BrowserContext, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { DEMO_MODEL } from "../../server/demo/demoModel";
 import { DEMO_PROVIDER } from "../../server/demo/demoProvider";
 import { LOCAL_ROLES } from "../../server/main/chain/localAccounts";
 import type { LocalNetwork } from "../../server/main/localNetwork";
 import { MockUSDC__factory, UsageEscrow__factory } from "../../typechain-types";
-import { startTestLocalNetwork, type TestLocalNetwork } from "../support/testLocalNetwork";
-import { ensureWebAppBuilt, injectWallet, launchChromium, SCREENSHOTS } from "./support/browserSupport";
+import { SCREENSHOTS, startBrowserSession, type BrowserSession } from "./support/browserSupport";
 
 /**
  * The Provider page in headless Chromium against the local network, signed in as the demo
@@ -23,10 +21,8 @@ import { ensureWebAppBuilt, injectWallet, launchChromium, SCREENSHOTS } from "./
 describe("the Provider page in a browser", function () {
   this.timeout(120_000);
 
-  let local: TestLocalNetwork;
-  let profileDir: string;
+  let session: BrowserSession;
   let network: LocalNetwork;
-  let context: BrowserContext;
   let page: Page;
   let provider: HDNodeWallet;
   let origin: string;
@@ -34,24 +30,13 @@ describe("the Provider page in a browser", function () {
   let secondUpstreamId: string;
 
   before(async function () {
-    ensureWebAppBuilt();
-    profileDir = mkdtempSync(path.join(os.tmpdir(), "shareai-chromium-"));
-    mkdirSync(SCREENSHOTS, { recursive: true });
-    local = await startTestLocalNetwork("provider-browser");
-    network = local.network;
-    origin = network.url.replace(/\/v1$/, "");
-    provider = network.localChain!.account(LOCAL_ROLES.demoProvider);
+    session = await startBrowserSession("provider-browser", { walletAccount: LOCAL_ROLES.demoProvider, downloads: true });
+    ({ network, page, origin, wallet: provider } = session);
     expect(provider.address.toLowerCase()).to.equal(DEMO_PROVIDER.payoutAddress);
-    context = await launchChromium(profileDir, path.join(local.dataDir, "downloads"));
-    await injectWallet(context, provider, network.localChain!.provider);
-    page = context.pages()[0] ?? (await context.newPage());
-    page.on("pageerror", (error) => console.error("page error:", error));
   });
 
   after(async () => {
-    await context?.close();
-    await local?.stop();
-    if (profileDir) rmSync(profileDir, { recursive: true, force: true });
+    await session?.stop();
   });
 
   it("serves requests through the SDK, and the settlement worker settles them", async () => {

@@ -1,18 +1,15 @@
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
-import os from "node:os";
 import path from "node:path";
 import { expect } from "chai";
 import type { HDNodeWallet } from "ethers";
 import OpenAI from "openai";
-import type { BrowserContext, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { DEMO_MODEL } from "../../server/demo/demoModel";
-import { FIRST_FREE_LOCAL_ACCOUNT, LOCAL_ROLES } from "../../server/main/chain/localAccounts";
+import { FIRST_FREE_LOCAL_ACCOUNT } from "../../server/main/chain/localAccounts";
 import type { LocalNetwork } from "../../server/main/localNetwork";
 import { DEMO_PROVIDER } from "../../server/demo/demoProvider";
 import { MockUSDC__factory, UsageEscrow__factory } from "../../typechain-types";
-import { startTestLocalNetwork, type TestLocalNetwork } from "../support/testLocalNetwork";
-import { ensureWebAppBuilt, injectWallet, launchChromium, SCREENSHOTS } from "./support/browserSupport";
+import { SCREENSHOTS, startBrowserSession, type BrowserSession } from "./support/browserSupport";
 
 /**
  * The web app in headless Debian Chromium against the whole local network in this process, with a
@@ -25,38 +22,20 @@ import { ensureWebAppBuilt, injectWallet, launchChromium, SCREENSHOTS } from "./
 describe("the web app in a browser", function () {
   this.timeout(90_000);
 
-  let local: TestLocalNetwork;
-  let profileDir: string;
+  let session: BrowserSession;
   let network: LocalNetwork;
-  let context: BrowserContext;
   let page: Page;
   let user: HDNodeWallet;
   let origin: string;
   let secret: string;
 
   before(async function () {
-    ensureWebAppBuilt();
-    profileDir = mkdtempSync(path.join(os.tmpdir(), "shareai-chromium-"));
-    mkdirSync(SCREENSHOTS, { recursive: true });
-    local = await startTestLocalNetwork("browser");
-    network = local.network;
-    origin = network.url.replace(/\/v1$/, "");
-    const chain = network.localChain!;
-    user = chain.account(FIRST_FREE_LOCAL_ACCOUNT + 1);
-    // Some MockUSDC in the wallet (anyone may mint it on the local chain).
-    const usdc = MockUSDC__factory.connect(chain.tokenAddress, chain.account(LOCAL_ROLES.deployer));
-    await (await usdc.mint(user.address, 20_000_000n)).wait();
-
-    context = await launchChromium(profileDir);
-    await injectWallet(context, user, chain.provider);
-    page = context.pages()[0] ?? (await context.newPage());
-    page.on("pageerror", (error) => console.error("page error:", error));
+    session = await startBrowserSession("browser", { walletAccount: FIRST_FREE_LOCAL_ACCOUNT + 1, usdcBase: 20_000_000n });
+    ({ network, page, origin, wallet: user } = session);
   });
 
   after(async () => {
-    await context?.close();
-    await local?.stop();
-    if (profileDir) rmSync(profileDir, { recursive: true, force: true });
+    await session?.stop();
   });
 
   it("shows the public model catalog with prices and providers online", async () => {
